@@ -1,0 +1,5 @@
+import sys
+
+from neco.cli import main
+
+sys.exit(main())

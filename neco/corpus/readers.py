@@ -1,0 +1,669 @@
+"""Readers: each turns one source into a stream of raw records.
+
+A reader knows its source's column names up front (for column mapping), may preset some
+roles (COCO's ``caption`` is the text), and yields :class:`RawRecord` objects one by one, so
+large files are streamed. A record that cannot be parsed (a malformed JSON line, a row with the
+wrong number of fields) is yielded with an error instead of being skipped: the builder keeps it
+in the rejected table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neco.corpus.normalise import escape_undecodable
+from neco.corpus.sources import (
+    CAPTION_SUFFIXES,
+    IMAGE_SUFFIXES,
+    EncodingChoice,
+    SourceSpec,
+    detect_encoding,
+    detect_format,
+    head_bytes,
+    open_bytes,
+    open_text,
+    size_of,
+)
+from neco.errors import SourceError
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+_DELIMITERS = ("\t", ",", ";", "|")
+_SAMPLE_RECORDS = 2000
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One record of a source as read, before mapping and validation.
+
+    ``fields`` is ``None`` when the record could not be parsed; then ``error`` holds
+    ``(reason_code, sentence)`` and ``raw`` the text as it was.
+    """
+
+    record: int
+    line: int | None
+    fields: dict[str, Any] | None
+    error: tuple[str, str] | None = None
+    raw: str | None = None
+
+
+@dataclass
+class SourceReader:
+    """An opened source: its format, columns, preset roles and record stream."""
+
+    path: Path
+    format: str
+    columns: list[str]
+    records: Callable[[], Iterator[RawRecord]]
+    preset: dict[str, str] = field(default_factory=dict)
+    encoding: EncodingChoice | None = None
+    notes: list[str] = field(default_factory=list)
+    total_bytes: int = 0
+    progress: Callable[[], int] = lambda: 0  # bytes consumed so far
+
+
+def open_source(spec: SourceSpec) -> SourceReader:
+    """Open ``spec`` with the reader for its (given or detected) format."""
+    path = Path(spec.path)
+    if not path.exists():
+        raise SourceError(f"Source not found: {path}. Expected a file or folder that exists.")
+    fmt = spec.format or detect_format(path)
+    opener = _READERS.get(fmt)
+    if opener is None:  # pragma: no cover - SourceSpec validates formats
+        raise SourceError(f"No reader for format {fmt!r}.")
+    reader = opener(path, spec)
+    reader.total_bytes = size_of(path)
+    return reader
+
+
+# --------------------------------------------------------------------------- delimited
+
+
+def _choose_delimiter(sample: str, suffix_hint: str | None) -> str:
+    """Pick the delimiter that splits the sample's rows into a consistent number of fields."""
+    if suffix_hint:
+        return suffix_hint
+    best: tuple[float, int, str] | None = None
+    for rank, delim in enumerate(_DELIMITERS):
+        rows = list(csv.reader(io.StringIO(sample), delimiter=delim))[:200]
+        if len(rows) > 1 and not sample.endswith("\n"):
+            rows = rows[:-1]  # the last sampled row may be cut short
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        consistent = sum(len(r) == width for r in rows) / len(rows)
+        score = (consistent, width, -rank)
+        if best is None or score > (best[0], best[1], -_DELIMITERS.index(best[2])):
+            best = (consistent, width, delim)
+    return best[2] if best else ","
+
+
+def _unique_header(names: list[str]) -> list[str]:
+    seen: Counter[str] = Counter()
+    out = []
+    for i, raw in enumerate(names):
+        name = raw.strip() or f"column_{i + 1}"
+        seen[name] += 1
+        out.append(name if seen[name] == 1 else f"{name}.{seen[name] - 1}")
+    return out
+
+
+def _read_delimited(path: Path, spec: SourceSpec, fmt: str) -> SourceReader:
+    choice = detect_encoding(head_bytes(path), spec.encoding)
+    text, _ = open_text(path, choice)
+    try:
+        sample = text.read(1 << 16)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path} cannot be decoded as {choice.encoding}: {exc}") from exc
+    finally:
+        text.close()
+    hint = "\t" if fmt == "tsv" else None
+    delimiter = spec.delimiter or _choose_delimiter(sample, hint)
+    first = next(csv.reader(io.StringIO(sample), delimiter=delimiter), None)
+    if not first:
+        raise SourceError(f"{path} is empty: expected a header row and at least one data row.")
+    header = _unique_header(first)
+    state: dict[str, Any] = {"counter": None}
+
+    def records() -> Iterator[RawRecord]:
+        handle, counter = open_text(path, choice)
+        state["counter"] = counter
+        with handle:
+            reader = csv.reader(handle, delimiter=delimiter)
+            try:
+                next(reader)
+                start = reader.line_num + 1
+                n = 0
+                for row in reader:
+                    line = start
+                    start = reader.line_num + 1
+                    if not row:  # blank line: not a record
+                        continue
+                    n += 1
+                    if len(row) != len(header):
+                        raw = delimiter.join(row)
+                        yield RawRecord(
+                            n,
+                            line,
+                            None,
+                            (
+                                "malformed_row",
+                                f"expected {len(header)} fields as in the header, found {len(row)}",
+                            ),
+                            escape_undecodable(raw),
+                        )
+                        continue
+                    yield RawRecord(n, line, dict(zip(header, row, strict=True)))
+            except csv.Error as exc:
+                raise SourceError(
+                    f"{path}, line {reader.line_num}: the file cannot be parsed as delimited "
+                    f"text ({exc}). Check --delimiter and --format."
+                ) from exc
+            except UnicodeDecodeError as exc:
+                raise SourceError(
+                    f"{path} cannot be decoded as {choice.encoding} ({exc}). "
+                    "Pass --encoding with the file's encoding."
+                ) from exc
+
+    names = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
+    reader = SourceReader(path, fmt, header, records, encoding=choice)
+    reader.notes.append(f"delimiter: {names.get(delimiter, repr(delimiter))}")
+    if choice.note:
+        reader.notes.append(choice.note)
+    reader.progress = lambda: state["counter"].count if state["counter"] else 0
+    return reader
+
+
+def _read_csv(path: Path, spec: SourceSpec) -> SourceReader:
+    return _read_delimited(path, spec, "csv")
+
+
+def _read_tsv(path: Path, spec: SourceSpec) -> SourceReader:
+    return _read_delimited(path, spec, "tsv")
+
+
+# --------------------------------------------------------------------------- JSON lines
+
+
+def _sample_keys(objs: Iterator[dict[str, Any]]) -> list[str]:
+    keys: dict[str, None] = {}
+    for i, obj in enumerate(objs):
+        keys.update(dict.fromkeys(obj))
+        if i >= _SAMPLE_RECORDS:
+            break
+    return list(keys)
+
+
+def _iter_json_lines(
+    path: Path, choice: EncodingChoice, state: dict[str, Any]
+) -> Iterator[tuple[int, str, Any, str | None]]:
+    """Yield (line number, raw line, parsed value or None, error sentence or None)."""
+    handle, counter = open_text(path, choice)
+    state["counter"] = counter
+    with handle:
+        for lineno, line in enumerate(handle, start=1):
+            stripped = line.strip()
+            if not stripped:
+                continue
+            try:
+                yield lineno, stripped, json.loads(stripped), None
+            except ValueError as exc:
+                yield lineno, stripped, None, f"not valid JSON: {exc}"
+
+
+def _read_jsonl(path: Path, spec: SourceSpec) -> SourceReader:
+    choice = detect_encoding(head_bytes(path), spec.encoding)
+    state: dict[str, Any] = {"counter": None}
+
+    def records() -> Iterator[RawRecord]:
+        lines = _iter_json_lines(path, choice, state)
+        for n, (lineno, raw, value, error) in enumerate(lines, start=1):
+            if error is not None:
+                yield RawRecord(n, lineno, None, ("malformed_json", error), escape_undecodable(raw))
+            elif not isinstance(value, dict):
+                yield RawRecord(
+                    n,
+                    lineno,
+                    None,
+                    ("not_an_object", f"expected a JSON object, found {type(value).__name__}"),
+                    escape_undecodable(raw),
+                )
+            else:
+                yield RawRecord(n, lineno, value)
+
+    sample_state: dict[str, Any] = {}
+    columns = _sample_keys(
+        v for _, _, v, e in _iter_json_lines(path, choice, sample_state) if isinstance(v, dict)
+    )
+    reader = SourceReader(path, "jsonl", columns, records, encoding=choice)
+    if choice.note:
+        reader.notes.append(choice.note)
+    reader.progress = lambda: state["counter"].count if state["counter"] else 0
+    return reader
+
+
+# --------------------------------------------------------------------------- JSON documents
+
+
+def _load_json(path: Path, spec: SourceSpec) -> tuple[Any, EncodingChoice]:
+    choice = detect_encoding(head_bytes(path), spec.encoding)
+    handle, _ = open_text(path, choice)
+    with handle:
+        try:
+            return json.load(handle), choice
+        except ValueError as exc:
+            raise SourceError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def _records_from_list(items: list[Any]) -> Iterator[RawRecord]:
+    for n, item in enumerate(items, start=1):
+        if isinstance(item, dict):
+            yield RawRecord(n, None, item)
+        else:
+            yield RawRecord(
+                n,
+                None,
+                None,
+                ("not_an_object", f"expected a JSON object, found {type(item).__name__}"),
+                escape_undecodable(json.dumps(item, ensure_ascii=False)),
+            )
+
+
+def _read_json(path: Path, spec: SourceSpec) -> SourceReader:
+    doc, choice = _load_json(path, spec)
+    notes = []
+    if isinstance(doc, dict):
+        lists = [k for k, v in doc.items() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise SourceError(
+                f"{path} holds a JSON object; expected an array of records, or an object with "
+                f"exactly one array of records. Found arrays under: {lists or 'none'}."
+            )
+        notes.append(f"records read from the key {lists[0]!r}")
+        doc = doc[lists[0]]
+    if not isinstance(doc, list):
+        raise SourceError(
+            f"{path} holds a JSON {type(doc).__name__}; expected an array of objects."
+        )
+    items: list[Any] = doc
+    columns = _sample_keys(x for x in items if isinstance(x, dict))
+    reader = SourceReader(path, "json", columns, lambda: _records_from_list(items))
+    reader.encoding = choice
+    reader.notes = notes + ([choice.note] if choice.note else [])
+    return reader
+
+
+def _read_coco(path: Path, spec: SourceSpec) -> SourceReader:
+    doc, choice = _load_json(path, spec)
+    if not (isinstance(doc, dict) and "annotations" in doc and "images" in doc):
+        raise SourceError(
+            f"{path} is not COCO captions JSON: expected the keys 'images' and 'annotations', "
+            f"found {sorted(doc) if isinstance(doc, dict) else type(doc).__name__}."
+        )
+    licences = {lic.get("id"): lic.get("name") for lic in doc.get("licenses") or []}
+    images = {img.get("id"): img for img in doc["images"] if isinstance(img, dict)}
+
+    def records() -> Iterator[RawRecord]:
+        for n, ann in enumerate(doc["annotations"], start=1):
+            if not isinstance(ann, dict):
+                yield RawRecord(
+                    n,
+                    None,
+                    None,
+                    ("not_an_object", "annotation is not a JSON object"),
+                    json.dumps(ann),
+                )
+                continue
+            img = images.get(ann.get("image_id"), {})
+            fields = {
+                "id": ann.get("id"),
+                "caption": ann.get("caption"),
+                "image_id": ann.get("image_id"),
+                "file_name": img.get("file_name"),
+                "coco_url": img.get("coco_url"),
+                "flickr_url": img.get("flickr_url"),
+                "width": img.get("width"),
+                "height": img.get("height"),
+                "license": licences.get(img.get("license")),
+                "date_captured": img.get("date_captured"),
+            }
+            yield RawRecord(n, None, fields)
+
+    columns = ["id", "caption", "image_id", "file_name", "coco_url", "flickr_url"]
+    columns += ["width", "height", "license", "date_captured"]
+    preset = {"text": "caption", "id": "id", "image": "file_name"}
+    reader = SourceReader(path, "coco", columns, records, preset=preset, encoding=choice)
+    reader.notes.append(
+        f"{len(doc['annotations'])} captions of {len(images)} images, {len(licences)} licences"
+    )
+    return reader
+
+
+# --------------------------------------------------------------------------- Visual Dialog
+
+
+def _dialog_rows(dialogue: dict[str, Any], per: str) -> Iterator[dict[str, Any]]:
+    """Rows for one dialogue: its caption, then each turn linked to the row before it."""
+    image_id = dialogue.get("image_id")
+    caption = dialogue.get("caption", dialogue.get("coco_caption"))
+    root = f"vd{image_id}"
+    extra = {k: v for k, v in dialogue.items() if k not in ("dialog", "caption", "coco_caption")}
+    yield {
+        "id": root,
+        "text": caption,
+        "parent_id": None,
+        "thread_id": root,
+        "author": "captioner",
+        "turn": 0,
+        **extra,
+    }
+    parent = root
+    for i, turn in enumerate(dialogue.get("dialog") or [], start=1):
+        if not isinstance(turn, dict):
+            turn = {"question": str(turn)}
+        number = turn.get("turn", i)
+        question = turn.get("questioner", turn.get("question"))
+        answer = turn.get("answerer", turn.get("answer"))
+        if per == "turn":
+            q = (question or "").strip()
+            q = q if not q or q.endswith("?") else q + "?"
+            text = f"{q} {answer or ''}".strip()
+            row_id = f"{root}-t{number}"
+            yield {
+                "id": row_id,
+                "text": text,
+                "parent_id": parent,
+                "thread_id": root,
+                "author": "dialogue",
+                "turn": number,
+                "question": question,
+                "answer": answer,
+                "image_id": image_id,
+            }
+            parent = row_id
+        else:
+            for role, said in (("questioner", question), ("answerer", answer)):
+                row_id = f"{root}-t{number}{role[0]}"
+                yield {
+                    "id": row_id,
+                    "text": said,
+                    "parent_id": parent,
+                    "thread_id": root,
+                    "author": role,
+                    "turn": number,
+                    "image_id": image_id,
+                }
+                parent = row_id
+
+
+def _read_visdial(path: Path, spec: SourceSpec) -> SourceReader:
+    columns = ["id", "text", "parent_id", "thread_id", "author", "turn", "image_id"]
+    preset = {
+        "text": "text",
+        "id": "id",
+        "parent": "parent_id",
+        "thread": "thread_id",
+        "author": "author",
+    }
+    sample = head_bytes(path, 4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if sample.startswith(b"[") or (sample.startswith(b"{") and not _single_line_object(sample)):
+        return _read_visdial_official(path, spec, columns, preset)
+    choice = detect_encoding(head_bytes(path), spec.encoding)
+    state: dict[str, Any] = {"counter": None}
+
+    def records() -> Iterator[RawRecord]:
+        n = 0
+        for lineno, raw, value, error in _iter_json_lines(path, choice, state):
+            if error is not None or not isinstance(value, dict):
+                n += 1
+                why = error or f"expected a JSON object, found {type(value).__name__}"
+                code = "malformed_json" if error else "not_an_object"
+                yield RawRecord(n, lineno, None, (code, why), escape_undecodable(raw))
+                continue
+            for row in _dialog_rows(value, spec.dialog_rows):
+                n += 1
+                yield RawRecord(n, lineno, row)
+
+    reader = SourceReader(path, "visdial", columns, records, preset=preset, encoding=choice)
+    reader.notes.append(f"one row per {spec.dialog_rows}, linked to the row before it")
+    reader.progress = lambda: state["counter"].count if state["counter"] else 0
+    return reader
+
+
+def _single_line_object(sample: bytes) -> bool:
+    try:
+        json.loads(sample.split(b"\n", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _read_visdial_official(
+    path: Path, spec: SourceSpec, columns: list[str], preset: dict[str, str]
+) -> SourceReader:
+    """The official VisDial v1.0 JSON: questions and answers are indices into shared lists."""
+    doc, choice = _load_json(path, spec)
+    if isinstance(doc, list):  # a JSON array of dialogues in the JSON-lines shape
+        doc = {"data": {"dialogs": doc, "questions": [], "answers": []}}
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, dict) or "dialogs" not in data:
+        raise SourceError(
+            f"{path} is not Visual Dialog data: expected JSON lines with a 'dialog' list, or "
+            "a JSON object with data.dialogs, data.questions and data.answers."
+        )
+    questions, answers = data.get("questions", []), data.get("answers", [])
+
+    def resolve(turn: dict[str, Any]) -> dict[str, Any]:
+        q = turn.get("question", turn.get("questioner"))
+        a = turn.get("answer", turn.get("answerer"))
+        return {
+            "question": questions[q] if isinstance(q, int) and q < len(questions) else q,
+            "answer": answers[a] if isinstance(a, int) and a < len(answers) else a,
+        }
+
+    def records() -> Iterator[RawRecord]:
+        n = 0
+        for dialogue in data["dialogs"]:
+            resolved = dict(dialogue)
+            resolved["dialog"] = [resolve(t) for t in dialogue.get("dialog", [])]
+            for row in _dialog_rows(resolved, spec.dialog_rows):
+                n += 1
+                yield RawRecord(n, None, row)
+
+    return SourceReader(path, "visdial", columns, records, preset=preset, encoding=choice)
+
+
+# --------------------------------------------------------------------------- Parquet and HF
+
+
+def _arrow_value(value: Any) -> Any:
+    """Keep records JSON-able: image bytes become a short placeholder."""
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, dict):
+        return {k: _arrow_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_arrow_value(v) for v in value]
+    return value
+
+
+def _records_from_batches(
+    batches: Iterator[Any], extra: dict[str, Any] | None = None, start: int = 0
+) -> Iterator[RawRecord]:
+    n = start
+    for batch in batches:
+        for row in batch.to_pylist():
+            n += 1
+            fields = {k: _arrow_value(v) for k, v in row.items()}
+            if extra:
+                fields.update(extra)
+            yield RawRecord(n, None, fields)
+
+
+def _read_parquet(path: Path, spec: SourceSpec) -> SourceReader:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:
+        raise SourceError(f"{path} is not a readable Parquet file: {exc}") from exc
+    state = {"rows": 0}
+
+    def records() -> Iterator[RawRecord]:
+        for rec in _records_from_batches(pq.ParquetFile(path).iter_batches(batch_size=20_000)):
+            state["rows"] = rec.record
+            yield rec
+
+    total_rows = max(parquet.metadata.num_rows, 1)
+    reader = SourceReader(path, "parquet", parquet.schema_arrow.names, records)
+    reader.progress = lambda: int(reader.total_bytes * state["rows"] / total_rows)
+    return reader
+
+
+def _hf_arrow_files(folder: Path) -> list[Path]:
+    state_file = folder / "state.json"
+    if state_file.exists():
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        return [folder / f["filename"] for f in state.get("_data_files", [])]
+    return sorted(folder.glob("*.arrow"))
+
+
+def _read_hf(path: Path, spec: SourceSpec) -> SourceReader:
+    import pyarrow as pa
+
+    splits: list[tuple[str | None, Path]] = []
+    dict_file = path / "dataset_dict.json"
+    if dict_file.exists():
+        for split in json.loads(dict_file.read_text(encoding="utf-8")).get("splits", []):
+            splits.append((split, path / split))
+    else:
+        splits.append((None, path))
+    files = [(split, f) for split, folder in splits for f in _hf_arrow_files(folder)]
+    if not files:
+        raise SourceError(f"{path} looks like a Hugging Face dataset but holds no .arrow files.")
+
+    def open_stream(file: Path) -> Any:
+        try:
+            return pa.ipc.open_stream(pa.memory_map(str(file), "r"))
+        except pa.ArrowInvalid:
+            return pa.ipc.open_file(pa.memory_map(str(file), "r"))
+
+    columns = list(open_stream(files[0][1]).schema.names)
+    if splits[0][0] is not None:
+        columns.append("split")
+
+    def records() -> Iterator[RawRecord]:
+        n = 0
+        for split, file in files:
+            stream = open_stream(file)
+            batches = (
+                iter(stream)
+                if hasattr(stream, "__iter__")
+                else (stream.get_batch(i) for i in range(stream.num_record_batches))
+            )
+            extra = {"split": split} if split is not None else None
+            for rec in _records_from_batches(batches, extra, start=n):
+                n = rec.record
+                yield rec
+
+    reader = SourceReader(path, "hf", columns, records)
+    if splits[0][0] is not None:
+        reader.notes.append(f"splits: {', '.join(s for s, _ in splits if s)}")
+    return reader
+
+
+# --------------------------------------------------------------------------- image folders
+
+
+def _read_sidecar(path: Path) -> tuple[str, str | None]:
+    data = path.read_bytes()
+    choice = detect_encoding(data[: 1 << 16])
+    errors = "surrogateescape" if choice.encoding.startswith("utf-8") else "strict"
+    return data.decode(choice.encoding, errors), choice.note
+
+
+def _read_imagefolder_metadata(path: Path, meta: Path, spec: SourceSpec) -> SourceReader:
+    """The Hugging Face imagefolder layout: a metadata file names each image's file_name."""
+    inner = _read_jsonl(meta, spec) if meta.suffix == ".jsonl" else _read_csv(meta, spec)
+
+    def meta_records() -> Iterator[RawRecord]:
+        for rec in inner.records():
+            if rec.fields is not None and "file_name" in rec.fields:
+                rec.fields["image"] = str((path / str(rec.fields["file_name"])).resolve())
+            yield rec
+
+    reader = SourceReader(path, "imagefolder", [*inner.columns, "image"], meta_records)
+    reader.preset = {"image": "image"}
+    reader.notes = [f"captions from {meta.name}", *inner.notes]
+    return reader
+
+
+def _read_imagefolder(path: Path, spec: SourceSpec) -> SourceReader:
+    for meta_name in ("metadata.jsonl", "metadata.csv"):
+        if (path / meta_name).exists():
+            return _read_imagefolder_metadata(path, path / meta_name, spec)
+
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    images = {p.with_suffix(""): p for p in files if p.suffix.lower() in IMAGE_SUFFIXES}
+    captions = {p.with_suffix(""): p for p in files if p.suffix.lower() in CAPTION_SUFFIXES}
+    stems = sorted(set(images) | set(captions))
+
+    def records() -> Iterator[RawRecord]:
+        for n, stem in enumerate(stems, start=1):
+            rel = stem.relative_to(path).as_posix()
+            image, caption = images.get(stem), captions.get(stem)
+            if caption is None:
+                yield RawRecord(
+                    n,
+                    None,
+                    None,
+                    (
+                        "no_caption",
+                        f"image {rel}{image.suffix if image else ''} has no caption "
+                        f"file (expected {rel}.txt)",
+                    ),
+                    str(image.relative_to(path)) if image else rel,
+                )
+                continue
+            if image is None:
+                yield RawRecord(
+                    n,
+                    None,
+                    None,
+                    (
+                        "no_image",
+                        f"caption file {caption.relative_to(path)} has no image beside it",
+                    ),
+                    escape_undecodable(_read_sidecar(caption)[0]),
+                )
+                continue
+            text, _ = _read_sidecar(caption)
+            yield RawRecord(n, None, {"id": rel, "text": text, "image": str(image.resolve())})
+
+    reader = SourceReader(path, "imagefolder", ["id", "text", "image"], records)
+    reader.preset = {"id": "id", "text": "text", "image": "image"}
+    reader.notes.append(f"{len(images)} images, {len(captions)} caption files")
+    return reader
+
+
+_READERS: dict[str, Callable[[Path, SourceSpec], SourceReader]] = {
+    "csv": _read_csv,
+    "tsv": _read_tsv,
+    "jsonl": _read_jsonl,
+    "json": _read_json,
+    "coco": _read_coco,
+    "parquet": _read_parquet,
+    "hf": _read_hf,
+    "imagefolder": _read_imagefolder,
+    "visdial": _read_visdial,
+}
+
+__all__ = ["RawRecord", "SourceReader", "open_bytes", "open_source"]

@@ -1,0 +1,85 @@
+"""The ingest report: what was read, accepted, rejected and repaired, source by source."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class SourceReport:
+    """What happened to one source. ``status`` is ``ingested`` or ``unchanged``."""
+
+    key: str
+    path: str
+    status: str
+    sha256: str
+    format: str | None = None
+    encoding: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    rows_read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    repairs: dict[str, int] = field(default_factory=dict)
+    communities: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class IngestReport:
+    """The report of one ingest call (one or more sources).
+
+    ``accepted + rejected == rows_read`` holds for every source and for the total.
+    """
+
+    workspace: str | None
+    sources: list[SourceReport]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(s.rows_read for s in self.sources)
+
+    @property
+    def accepted(self) -> int:
+        return sum(s.accepted for s in self.sources)
+
+    @property
+    def rejected(self) -> int:
+        return sum(s.rejected for s in self.sources)
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for s in self.sources:
+            total.update(s.rejected_by_reason)
+        return dict(total.most_common())
+
+    @property
+    def repairs(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for s in self.sources:
+            total.update(s.repairs)
+        return dict(total.most_common())
+
+    @property
+    def communities(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for s in self.sources:
+            total.update(s.communities)
+        return dict(sorted(total.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything in the report as JSON-able values."""
+        return {
+            "workspace": self.workspace,
+            "rows_read": self.rows_read,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "rejected_by_reason": self.rejected_by_reason,
+            "repairs": self.repairs,
+            "communities": self.communities,
+            "sources": [asdict(s) for s in self.sources],
+        }

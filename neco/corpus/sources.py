@@ -1,0 +1,360 @@
+"""Describing a source, recognising its format and encoding, and fingerprinting it.
+
+A :class:`SourceSpec` says where a source is and how to read it. Everything left as ``None``
+is detected: the format from the content and the extension, the encoding from byte-order
+marks and a UTF-8 check, the delimiter of a delimited file from the rows themselves, the
+columns from common names (:mod:`neco.corpus.columns`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from neco.errors import SourceError
+
+#: Formats neco reads, with what they are.
+FORMATS: dict[str, str] = {
+    "csv": "delimited text with a header row (delimiter sniffed: comma, tab, semicolon, pipe)",
+    "tsv": "tab-separated text with a header row",
+    "jsonl": "one JSON object per line (also .ndjson)",
+    "json": "a JSON array of objects, or an object holding one such array",
+    "coco": "COCO captions JSON (`images` + `annotations`)",
+    "parquet": "an Apache Parquet file",
+    "hf": "a Hugging Face `datasets` folder written by `save_to_disk`",
+    "imagefolder": "a folder of images with sidecar .txt captions (or a metadata.jsonl/.csv)",
+    "visdial": "Visual-Dialog-style JSONL or JSON: a caption plus question/answer turns",
+}
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+CAPTION_SUFFIXES = (".txt", ".caption")
+
+_EXT_FORMAT = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+@dataclass
+class SourceSpec:
+    """Where a source is and how to read it; ``None`` means "detect".
+
+    ``columns`` maps a role (``text``, ``id``, ``community``, ``parent``, ``thread``,
+    ``author``, ``timestamp``, ``image``, ``lang``) to a column name of the source.
+    ``community`` labels every row of the source (it wins over a community column);
+    without either, rows are labelled with the file's stem.
+
+    >>> SourceSpec("prompts.jsonl", community="prompters").community
+    'prompters'
+    """
+
+    path: str | Path
+    format: str | None = None
+    community: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
+    delimiter: str | None = None
+    lang: str | None = None
+    id_prefix: str = ""
+    na_values: tuple[str, ...] = ()
+    dialog_rows: str = "turn"
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if self.format is not None and self.format not in FORMATS:
+            raise SourceError(
+                f"Unknown format {self.format!r} for {self.path}. "
+                f"Expected one of: {', '.join(FORMATS)}."
+            )
+        if self.dialog_rows not in ("turn", "utterance"):
+            raise SourceError(
+                f"dialog_rows must be 'turn' or 'utterance'. Got {self.dialog_rows!r} instead."
+            )
+
+    def options(self) -> dict[str, Any]:
+        """The reading options as plain JSON-able values (for the manifest)."""
+        out = asdict(self)
+        out["path"] = str(self.path)
+        out["na_values"] = list(self.na_values)
+        return out
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file's bytes, or of a folder's files (relative names and contents).
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); p = Path(d, "a.txt"); _ = p.write_bytes(b"abc")
+    >>> sha256_of(p)[:12]
+    'ba7816bf8f01'
+    """
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(child.relative_to(path).as_posix().encode("utf-8") + b"\0")
+            digest.update(sha256_of(child).encode("ascii"))
+        return digest.hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def size_of(path: Path) -> int:
+    """Bytes in a file, or in all files of a folder."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+# --------------------------------------------------------------------------- opening bytes
+
+
+class CountingReader(io.RawIOBase):
+    """A raw binary stream that counts the bytes read through it (for progress bars)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def open_bytes(path: Path) -> IO[bytes]:
+    """Open a file for reading bytes, decompressing ``.gz`` transparently."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def logical_suffix(path: Path) -> str:
+    """The extension that says the format, looking through ``.gz``: data.csv.gz -> .csv."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def head_bytes(path: Path, n: int = 1 << 20) -> bytes:
+    with open_bytes(path) as fh:
+        return fh.read(n)
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+@dataclass(frozen=True)
+class EncodingChoice:
+    """How a text source is decoded, and a note for the report when it was a fallback."""
+
+    encoding: str
+    note: str | None = None
+
+
+def _looks_utf16(sample: bytes) -> str | None:
+    """Guess UTF-16 without a BOM from the pattern of NUL bytes in ASCII-heavy text."""
+    if len(sample) < 4:
+        return None
+    even = sample[0::2]
+    odd = sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _valid_utf8_prefix(sample: bytes) -> bool:
+    """True if ``sample`` is valid UTF-8, allowing a character cut at the end."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(sample: bytes, requested: str | None = None) -> EncodingChoice:
+    """Choose how to decode a text source from its first bytes.
+
+    Order: an explicit ``requested`` encoding; a byte-order mark (UTF-8, UTF-16); UTF-16
+    without a mark (from its NUL bytes); valid UTF-8, also when a few stray bytes are mixed
+    in; then Windows-1252 (or Latin-1 where CP1252 leaves a byte undefined), which is
+    reported as a fallback. Decoding uses ``surrogateescape`` so that a
+    row with stray bytes later in a UTF-8 file is rejected as undecodable, not guessed at.
+
+    >>> detect_encoding(b"\\xef\\xbb\\xbftext,id").encoding
+    'utf-8-sig'
+    >>> detect_encoding("caf\\u00e9".encode("cp1252")).note
+    'not valid UTF-8; decoded as cp1252 (fallback)'
+    """
+    if requested:
+        try:
+            codecs.lookup(requested)
+        except LookupError as exc:
+            raise SourceError(
+                f"Unknown encoding {requested!r}. Expected a Python codec name such as "
+                "'utf-8', 'utf-16', 'cp1252' or 'latin-1'."
+            ) from exc
+        return EncodingChoice(requested)
+    if sample.startswith(codecs.BOM_UTF8):
+        return EncodingChoice("utf-8-sig")
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return EncodingChoice("utf-16")
+    # NUL bytes are valid UTF-8, so UTF-16 without a mark is recognised first.
+    utf16 = _looks_utf16(sample)
+    if utf16:
+        return EncodingChoice(utf16, "no byte-order mark; decoded as UTF-16 from its NUL pattern")
+    if _valid_utf8_prefix(sample):
+        return EncodingChoice("utf-8")
+    decoded = sample.decode("utf-8", "surrogateescape")
+    stray = sum("\udc80" <= ch <= "\udcff" for ch in decoded)
+    multibyte = sum(ch > "\x7f" and not "\udc80" <= ch <= "\udcff" for ch in decoded)
+    if multibyte and multibyte >= stray:
+        # Mostly UTF-8 with a few stray bytes (mixed sources): rows holding them are rejected
+        # as undecodable rather than decoding the whole file in a legacy encoding.
+        return EncodingChoice("utf-8", f"UTF-8 with {stray} stray byte(s) in the first MiB")
+    try:
+        sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return EncodingChoice("latin-1", "not valid UTF-8; decoded as latin-1 (fallback)")
+    return EncodingChoice("cp1252", "not valid UTF-8; decoded as cp1252 (fallback)")
+
+
+def open_text(path: Path, choice: EncodingChoice) -> tuple[io.TextIOWrapper, CountingReader]:
+    """Open a text source decoded as ``choice``; the counter reports bytes read so far."""
+    counter = CountingReader(open_bytes(path))
+    errors = "surrogateescape" if choice.encoding.startswith("utf-8") else "strict"
+    if choice.encoding in ("cp1252",):
+        errors = "surrogateescape"
+    text = io.TextIOWrapper(
+        io.BufferedReader(counter, buffer_size=1 << 16),
+        encoding=choice.encoding,
+        errors=errors,
+        newline="",
+    )
+    return text, counter
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def _first_json_value_kind(sample: bytes) -> str | None:
+    text = sample.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"["):
+        return "array"
+    if text.startswith(b"{"):
+        first_line = text.split(b"\n", 1)[0].strip()
+        try:
+            json.loads(first_line)
+        except ValueError:
+            return "object"
+        return "lines"
+    return None
+
+
+def _is_visdial_line(sample: bytes) -> bool:
+    first_line = sample.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    try:
+        obj = json.loads(first_line)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and isinstance(obj.get("dialog"), list)
+
+
+def _iter_dir_files(path: Path) -> Iterator[Path]:
+    return (p for p in path.rglob("*") if p.is_file())
+
+
+def detect_format(path: Path) -> str:
+    """Recognise a source's format from its content and extension.
+
+    Raises :class:`SourceError` for a missing path or a format neco does not read.
+    """
+    if not path.exists():
+        raise SourceError(f"Source not found: {path}. Expected a file or folder that exists.")
+    if path.is_dir():
+        if (path / "dataset_dict.json").exists() or (
+            (path / "state.json").exists() and (path / "dataset_info.json").exists()
+        ):
+            return "hf"
+        if (path / "metadata.jsonl").exists() or (path / "metadata.csv").exists():
+            return "imagefolder"
+        if any(p.suffix.lower() in IMAGE_SUFFIXES for p in _iter_dir_files(path)):
+            return "imagefolder"
+        raise SourceError(
+            f"Cannot tell what the folder {path} holds. Expected a Hugging Face dataset saved "
+            "with save_to_disk (state.json + dataset_info.json, or dataset_dict.json) or an "
+            "image folder (images with .txt captions, or metadata.jsonl/.csv)."
+        )
+    sample = head_bytes(path)
+    if sample.startswith(b"PAR1"):
+        return "parquet"
+    suffix = logical_suffix(path)
+    kind = _first_json_value_kind(sample)
+    if suffix in (".jsonl", ".ndjson"):
+        return "visdial" if _is_visdial_line(sample) else "jsonl"
+    if suffix == ".json" or kind is not None:
+        # One JSON document (possibly on one line), or JSON lines saved under .json.
+        return _detect_json_document(path, sample)
+    if suffix in _EXT_FORMAT:
+        return _EXT_FORMAT[suffix]
+    if suffix in (".txt", ""):
+        if b"\0" in sample[:4096] and not _looks_utf16(sample[:4096]):
+            raise SourceError(
+                f"{path} looks like a binary file. Expected one of: {', '.join(FORMATS)}."
+            )
+        return "csv"
+    raise SourceError(
+        f"Unknown format for {path} (extension {suffix!r}). Expected one of: "
+        f"{', '.join(sorted(_EXT_FORMAT))}, a folder, or --format with one of: "
+        f"{', '.join(FORMATS)}."
+    )
+
+
+def _detect_json_document(path: Path, sample: bytes) -> str:
+    with open_bytes(path) as fh:
+        data = fh.read()
+    try:
+        doc = json.loads(data.decode(detect_encoding(sample).encoding, "replace"))
+    except ValueError as exc:
+        if _first_json_value_kind(sample) == "lines":
+            return "visdial" if _is_visdial_line(sample) else "jsonl"
+        raise SourceError(f"{path} is not valid JSON: {exc}") from exc
+    if isinstance(doc, dict):
+        if isinstance(doc.get("annotations"), list) and isinstance(doc.get("images"), list):
+            return "coco"
+        inner = doc.get("data")
+        if isinstance(inner, dict) and "dialogs" in inner and "questions" in inner:
+            return "visdial"
+    if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "dialog" in doc[0]:
+        return "visdial"
+    return "json"

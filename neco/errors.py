@@ -1,0 +1,26 @@
+"""Errors that neco reports to its users.
+
+A :class:`NecoError` is a *user* error: bad input, a missing file, a missing optional
+dependency. The CLI prints its message without a traceback and exits with code 2. Anything
+else that escapes is a bug in neco and keeps its traceback (exit code 1).
+"""
+
+from __future__ import annotations
+
+
+class NecoError(Exception):
+    """A problem with the user's input or environment, with a message that says how to fix it."""
+
+    exit_code = 2
+
+
+class SourceError(NecoError):
+    """A source file cannot be read at all (missing, unknown format, required column absent)."""
+
+
+class WorkspaceError(NecoError):
+    """A workspace is missing, unreadable or inconsistent."""
+
+
+class MissingDependencyError(NecoError):
+    """An optional dependency (an extra) is not installed."""

@@ -1,0 +1,122 @@
+"""The ``neco`` command: reports, JSON output, SQL, and user errors without tracebacks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+from neco.cli import main
+from tests.conftest import READERS, REPO
+
+
+def test_cli_ingest_json_report(tmp_path, capsys):
+    code = main(["ingest", str(READERS / "basic.csv"), "-w", str(tmp_path / "ws"), "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["rows_read"], report["accepted"], report["rejected"]) == (6, 3, 3)
+    assert report["rejected_by_reason"] == {"empty_text": 2, "duplicate_id": 1}
+    assert report["communities"] == {"coast": 1, "unlabelled": 1, "wetland": 1}
+    assert report["sources"][0]["status"] == "ingested"
+
+
+def test_cli_ingest_options_map_columns_and_label(tmp_path, capsys):
+    code = main(
+        [
+            "ingest",
+            str(READERS / "ragged.csv"),
+            "-w",
+            str(tmp_path / "ws"),
+            "--json",
+            "--community",
+            "testers",
+            "--text-col",
+            "extra",
+            "--id-col",
+            "id",
+            "--na-value",
+            "b",
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    # 'extra' is 'a' on r1 and 'b' on r4, which --na-value marks as missing
+    assert report["communities"] == {"testers": 1}
+    assert report["rejected_by_reason"] == {"malformed_row": 2, "empty_text": 1}
+    assert report["sources"][0]["columns"] == {"text": "extra", "id": "id"}
+
+
+def test_cli_ingest_text_report_and_info(tmp_path, capsys):
+    ws = str(tmp_path / "ws")
+    assert main(["ingest", str(READERS / "posts.jsonl"), "-w", ws]) == 0
+    text = capsys.readouterr().out
+    assert "12 rows read: 8 accepted, 4 rejected" in text
+    assert "Repaired: reply_cycle 2, dangling_parent 1" in text
+    assert main(["ingest", str(READERS / "posts.jsonl"), "-w", ws]) == 0
+    assert "unchanged" in capsys.readouterr().out
+    assert main(["info", "-w", ws, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["accepted"], info["rejected"], info["tables"]) == (
+        8,
+        4,
+        {"corpus": 8, "rejected": 4},
+    )
+
+
+def test_cli_sql_csv(tmp_path, capsys):
+    ws = str(tmp_path / "ws")
+    main(["ingest", str(READERS / "tabs.tsv"), "-w", ws, "--community", "p", "--json"])
+    capsys.readouterr()
+    assert main(["sql", "-w", ws, "SELECT id, author FROM corpus ORDER BY id", "--csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows == [["id", "author"], ["p:1", "zed"], ["p:2", "yan"]]
+
+
+def test_cli_user_errors_exit_2(tmp_path, capsys):
+    ws = str(tmp_path / "ws")
+    assert main(["ingest", str(tmp_path / "missing.csv"), "-w", ws]) == 2
+    assert "Source not found" in capsys.readouterr().err
+    assert main(["ingest", str(READERS / "no_text_column.csv"), "-w", ws]) == 2
+    assert "Columns found: 'img', 'judge', 'response'" in capsys.readouterr().err
+    assert main(["info", "-w", str(tmp_path / "nothing")]) == 2
+    assert main(["ingest", str(READERS / "basic.csv"), "-w", ws, "--format", "xml"]) == 2
+    assert "Unknown format 'xml'" in capsys.readouterr().err
+    assert main(["ingest", "-w", ws]) == 2
+
+
+def test_cli_subprocess_has_no_traceback_for_user_errors(tmp_path):
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neco",
+            "ingest",
+            str(READERS / "no_text_column.csv"),
+            "-w",
+            str(tmp_path / "ws"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "No text column found" in proc.stderr
+
+
+def test_import_neco_is_light():
+    code = (
+        "import sys, neco; neco.Workspace; neco.Corpus; import neco.cli;"
+        "heavy = [m for m in ('torch', 'spacy', 'transformers', 'diffusers', 'streamlit',"
+        " 'sentence_transformers') if m in sys.modules]; print(heavy)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert proc.stdout.strip() == "[]"
