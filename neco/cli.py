@@ -114,7 +114,7 @@ def ingest(
         typer.Option(
             "--format",
             "-f",
-            help="Override format: csv, tsv, jsonl, json, coco, parquet, hf, imagefolder, visdial.",
+            help="Override the detected format (see `neco formats`).",
         ),
     ] = None,
     community: Annotated[
@@ -153,6 +153,13 @@ def ingest(
     dialog_rows: Annotated[
         str, typer.Option(help="Visual Dialog: one row per 'turn' or per 'utterance'.")
     ] = "turn",
+    image_root: Annotated[
+        Path | None,
+        typer.Option(help="Folder that relative image paths are under (default: the source's)."),
+    ] = None,
+    no_header: Annotated[
+        bool, typer.Option("--no-header", help="CSV/TSV without a header row: column_1, ...")
+    ] = False,
     recipe: Annotated[
         Path | None,
         typer.Option(
@@ -192,6 +199,8 @@ def ingest(
             id_prefix=id_prefix,
             na_values=tuple(na_value),
             dialog_rows=dialog_rows,
+            header=not no_header,
+            image_root=image_root,
         )
         for path in sources
     ]
@@ -249,6 +258,29 @@ def read_recipe(path: Path) -> list[Any]:
         entry["na_values"] = tuple(entry.get("na_values", ()))
         specs.append(SourceSpec(**entry))
     return specs
+
+
+@app.command()
+def formats(as_json: JsonOpt = False) -> None:
+    """List the source formats neco reads and the reasons a row can be rejected."""
+    from neco.corpus.schema import REJECT_REASONS
+    from neco.corpus.sources import FORMATS
+
+    if as_json:
+        print(json.dumps({"formats": FORMATS, "reject_reasons": REJECT_REASONS}, indent=2))
+        return
+    table = Table(title="Formats (detected from content and extension; --format overrides)")
+    table.add_column("format")
+    table.add_column("what")
+    for name, what in FORMATS.items():
+        table.add_row(name, what)
+    out.print(table)
+    reasons = Table(title="Why a row can be rejected (the rejected table's reason)")
+    reasons.add_column("reason")
+    reasons.add_column("meaning")
+    for name, what in REJECT_REASONS.items():
+        reasons.add_row(name, what)
+    out.print(reasons)
 
 
 @app.command()

@@ -133,11 +133,28 @@ def build_source(
     reader = reader or open_source(spec)
     columns = map_columns(reader.columns, spec.columns, reader.preset, source=str(spec.path))
     na_values = DEFAULT_NA_VALUES | set(spec.na_values)
+    if reader.format == "reddit":
+        na_values |= {"[removed]", "[deleted]"}
     mapped = set(columns.values())
     col = columns.get
     text_col = columns["text"]
     default_community = spec.community or Path(spec.path).name.split(".")[0]
     prefix = spec.id_prefix
+    source_path = Path(spec.path)
+    image_root = (
+        Path(spec.image_root)
+        if spec.image_root
+        else (source_path if source_path.is_dir() else source_path.parent)
+    )
+    resolved_images: dict[str, str] = {}
+
+    def image_path(value: str | None) -> str | None:
+        if value is None or "://" in value or value.startswith("data:"):
+            return value
+        if value not in resolved_images:
+            candidate = image_root / value
+            resolved_images[value] = str(candidate.resolve()) if candidate.is_file() else value
+        return resolved_images[value]
 
     accepted_chunks: list[pa.Table] = []
     rejected_rows: dict[str, list[Any]] = {name: [] for name in REJECTED_SCHEMA.names}
@@ -292,7 +309,7 @@ def build_source(
         c["parent_id"].append(None if parent is None else prefix + parent)
         c["thread_id"].append(None if thread is None else prefix + thread)
         c["author"].append(cell(fields, "author"))
-        c["image"].append(cell(fields, "image"))
+        c["image"].append(image_path(cell(fields, "image")))
         c["lang"].append(cell(fields, "lang") or spec.lang)
         c["source"].append(key)
         c["record"].append(rec.record)

@@ -130,7 +130,10 @@ def _read_delimited(path: Path, spec: SourceSpec, fmt: str) -> SourceReader:
     first = next(csv.reader(io.StringIO(sample), delimiter=delimiter), None)
     if not first:
         raise SourceError(f"{path} is empty: expected a header row and at least one data row.")
-    header = _unique_header(first)
+    if spec.header:
+        header = _unique_header(first)
+    else:  # headerless files such as Conceptual Captions: column_1, column_2, ...
+        header = [f"column_{i + 1}" for i in range(len(first))]
     state: dict[str, Any] = {"counter": None}
 
     def records() -> Iterator[RawRecord]:
@@ -139,7 +142,8 @@ def _read_delimited(path: Path, spec: SourceSpec, fmt: str) -> SourceReader:
         with handle:
             reader = csv.reader(handle, delimiter=delimiter)
             try:
-                next(reader)
+                if spec.header:
+                    next(reader)
                 start = reader.line_num + 1
                 n = 0
                 for row in reader:
@@ -654,6 +658,77 @@ def _read_imagefolder(path: Path, spec: SourceSpec) -> SourceReader:
     return reader
 
 
+# --------------------------------------------------------------------------- Reddit
+
+_REDDIT_GONE = ("[removed]", "[deleted]")
+
+
+def _reddit_row(obj: dict[str, Any]) -> dict[str, Any]:
+    """A post or comment as a row; ids are Reddit fullnames (t1_ comments, t3_ posts)."""
+    is_comment = "body" in obj
+    kind = "t1" if is_comment else "t3"
+    row_id = obj.get("name") or (f"{kind}_{obj['id']}" if obj.get("id") else None)
+    if is_comment:
+        text = obj.get("body")
+        thread = obj.get("link_id")
+        parent = obj.get("parent_id")
+    else:
+        title = obj.get("title") or ""
+        body = obj.get("selftext") or ""
+        text = f"{title}\n\n{body}" if body and body not in _REDDIT_GONE else title
+        thread, parent = row_id, None
+    url = obj.get("url") or ""
+    image = url if Path(url.split("?")[0]).suffix.lower() in IMAGE_SUFFIXES else None
+    author = obj.get("author")
+    row = {
+        "id": row_id,
+        "text": text,
+        "parent_id": parent,
+        "thread_id": thread,
+        "author": None if author in _REDDIT_GONE else author,
+        "subreddit": obj.get("subreddit"),
+        "created_utc": obj.get("created_utc"),
+        "image": image,
+        "kind": "comment" if is_comment else "post",
+    }
+    for key in ("score", "permalink", "num_comments", "over_18"):
+        if key in obj:
+            row[key] = obj[key]
+    return row
+
+
+def _read_reddit(path: Path, spec: SourceSpec) -> SourceReader:
+    choice = detect_encoding(head_bytes(path), spec.encoding)
+    state: dict[str, Any] = {"counter": None}
+
+    def records() -> Iterator[RawRecord]:
+        lines = _iter_json_lines(path, choice, state)
+        for n, (lineno, raw, value, error) in enumerate(lines, start=1):
+            if error is not None or not isinstance(value, dict):
+                why = error or f"expected a JSON object, found {type(value).__name__}"
+                code = "malformed_json" if error else "not_an_object"
+                yield RawRecord(n, lineno, None, (code, why), escape_undecodable(raw))
+            else:
+                yield RawRecord(n, lineno, _reddit_row(value))
+
+    columns = ["id", "text", "parent_id", "thread_id", "author", "subreddit", "created_utc"]
+    columns += ["image", "kind"]
+    preset = {
+        "text": "text",
+        "id": "id",
+        "parent": "parent_id",
+        "thread": "thread_id",
+        "author": "author",
+        "community": "subreddit",
+        "timestamp": "created_utc",
+        "image": "image",
+    }
+    reader = SourceReader(path, "reddit", columns, records, preset=preset, encoding=choice)
+    reader.notes.append("ids are Reddit fullnames (t1_ comments, t3_ posts)")
+    reader.progress = lambda: state["counter"].count if state["counter"] else 0
+    return reader
+
+
 _READERS: dict[str, Callable[[Path, SourceSpec], SourceReader]] = {
     "csv": _read_csv,
     "tsv": _read_tsv,
@@ -664,6 +739,7 @@ _READERS: dict[str, Callable[[Path, SourceSpec], SourceReader]] = {
     "hf": _read_hf,
     "imagefolder": _read_imagefolder,
     "visdial": _read_visdial,
+    "reddit": _read_reddit,
 }
 
 __all__ = ["RawRecord", "SourceReader", "open_bytes", "open_source"]

@@ -31,6 +31,7 @@ FORMATS: dict[str, str] = {
     "hf": "a Hugging Face `datasets` folder written by `save_to_disk`",
     "imagefolder": "a folder of images with sidecar .txt captions (or a metadata.jsonl/.csv)",
     "visdial": "Visual-Dialog-style JSONL or JSON: a caption plus question/answer turns",
+    "reddit": "Reddit dumps (Pushshift/Arctic Shift JSON lines, .zst ok): posts and comments",
 }
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
@@ -55,7 +56,9 @@ class SourceSpec:
     ``columns`` maps a role (``text``, ``id``, ``community``, ``parent``, ``thread``,
     ``author``, ``timestamp``, ``image``, ``lang``) to a column name of the source.
     ``community`` labels every row of the source (it wins over a community column);
-    without either, rows are labelled with the file's stem.
+    without either, rows are labelled with the file's stem. Relative image paths are looked
+    up under ``image_root`` (default: the source's folder) and stored as absolute paths when
+    the file is there; URLs and paths not found are kept as written.
 
     >>> SourceSpec("prompts.jsonl", community="prompters").community
     'prompters'
@@ -71,6 +74,8 @@ class SourceSpec:
     id_prefix: str = ""
     na_values: tuple[str, ...] = ()
     dialog_rows: str = "turn"
+    header: bool = True
+    image_root: str | Path | None = None
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -89,6 +94,7 @@ class SourceSpec:
         out = asdict(self)
         out["path"] = str(self.path)
         out["na_values"] = list(self.na_values)
+        out["image_root"] = None if self.image_root is None else str(self.image_root)
         return out
 
 
@@ -149,16 +155,22 @@ class CountingReader(io.RawIOBase):
 
 
 def open_bytes(path: Path) -> IO[bytes]:
-    """Open a file for reading bytes, decompressing ``.gz`` transparently."""
+    """Open a file for reading bytes, decompressing ``.gz`` and ``.zst`` transparently."""
     if path.suffix == ".gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]
+    if path.suffix == ".zst":
+        import zstandard
+
+        # Reddit dumps are compressed with a 2 GiB window.
+        decompressor = zstandard.ZstdDecompressor(max_window_size=2**31)
+        return decompressor.stream_reader(path.open("rb"), closefd=True)
     return path.open("rb")
 
 
 def logical_suffix(path: Path) -> str:
     """The extension that says the format, looking through ``.gz``: data.csv.gz -> .csv."""
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
+    if suffixes and suffixes[-1] in (".gz", ".zst"):
         suffixes = suffixes[:-1]
     return suffixes[-1] if suffixes else ""
 
@@ -281,6 +293,20 @@ def _first_json_value_kind(sample: bytes) -> str | None:
     return None
 
 
+def _jsonl_kind(sample: bytes) -> str:
+    """``visdial``, ``reddit`` or plain ``jsonl``, from the first line's keys."""
+    if _is_visdial_line(sample):
+        return "visdial"
+    first_line = sample.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    try:
+        obj = json.loads(first_line)
+    except ValueError:
+        return "jsonl"
+    if isinstance(obj, dict) and "subreddit" in obj and ("body" in obj or "title" in obj):
+        return "reddit"
+    return "jsonl"
+
+
 def _is_visdial_line(sample: bytes) -> bool:
     first_line = sample.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
     try:
@@ -321,7 +347,7 @@ def detect_format(path: Path) -> str:
     suffix = logical_suffix(path)
     kind = _first_json_value_kind(sample)
     if suffix in (".jsonl", ".ndjson"):
-        return "visdial" if _is_visdial_line(sample) else "jsonl"
+        return _jsonl_kind(sample)
     if suffix == ".json" or kind is not None:
         # One JSON document (possibly on one line), or JSON lines saved under .json.
         return _detect_json_document(path, sample)
@@ -347,7 +373,7 @@ def _detect_json_document(path: Path, sample: bytes) -> str:
         doc = json.loads(data.decode(detect_encoding(sample).encoding, "replace"))
     except ValueError as exc:
         if _first_json_value_kind(sample) == "lines":
-            return "visdial" if _is_visdial_line(sample) else "jsonl"
+            return _jsonl_kind(sample)
         raise SourceError(f"{path} is not valid JSON: {exc}") from exc
     if isinstance(doc, dict):
         if isinstance(doc.get("annotations"), list) and isinstance(doc.get("images"), list):

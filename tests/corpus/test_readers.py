@@ -369,3 +369,77 @@ def test_corpus_balances_for_every_fixture():
         "stray_bytes.csv",
     ):
         _balanced(Corpus.from_source(READERS / name))
+
+
+# --------------------------------------------------------------------------- more layouts
+
+
+def test_readers_reddit_posts_and_comments():
+    corpus = Corpus.from_source(READERS / "reddit_small.jsonl")
+    src = corpus.report.sources[0]
+    assert src.format == "reddit"
+    assert (src.rows_read, src.accepted, src.rejected) == (5, 4, 1)
+    assert corpus.rejected["detail"].tolist() == ["text is a missing-value placeholder '[removed]'"]
+    rows = _by_id(corpus)
+    assert list(rows) == ["t3_abc1", "t1_c1", "t1_c2", "t3_def2"]
+    assert rows["t3_abc1"]["text"] == (
+        "First roll of Portra 400 through my dad's old Pentax Shot at box speed, lab scans. "
+        "The greens came out warmer than I expected."
+    )
+    assert rows["t3_def2"]["text"] == "ITAP of a heron at dawn"  # the [deleted] body is dropped
+    assert rows["t3_def2"]["author"] is None
+    assert rows["t1_c2"]["parent_id"] == "t1_c1"
+    assert {rows[i]["thread_id"] for i in ("t3_abc1", "t1_c1", "t1_c2")} == {"t3_abc1"}
+    assert rows["t3_abc1"]["image"] == "https://i.example.org/abc1.jpg"
+    assert rows["t3_def2"]["image"] is None
+    assert corpus.counts == {"analog": 3, "itookapicture": 1}
+    assert str(rows["t1_c1"]["timestamp"]) == "2023-11-14 22:23:20+00:00"
+
+
+def test_readers_compressed_sources(tmp_path):
+    import gzip
+
+    import zstandard
+
+    raw = (READERS / "reddit_small.jsonl").read_bytes()
+    zst = tmp_path / "RC_2023-11.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(raw))
+    assert len(Corpus.from_source(zst)) == 4
+    gz = tmp_path / "basic.csv.gz"
+    gz.write_bytes(gzip.compress((READERS / "basic.csv").read_bytes()))
+    corpus = Corpus.from_source(gz)
+    assert corpus.report.sources[0].format == "csv"
+    assert len(corpus) == 3
+
+
+def test_readers_headerless_tsv(tmp_path):
+    path = tmp_path / "Train_GCC-training.tsv"
+    path.write_text(
+        "a dog runs on the beach\thttp://img.example.org/1.jpg\n"
+        "sunset over the old harbour\thttp://img.example.org/2.jpg\n",
+        encoding="utf-8",
+    )
+    corpus = Corpus.from_source(
+        path, header=False, columns={"text": "column_1", "image": "column_2"}
+    )
+    assert corpus.texts == ["a dog runs on the beach", "sunset over the old harbour"]
+    assert corpus.rows["image"].tolist()[1] == "http://img.example.org/2.jpg"
+    assert corpus.rows["line"].tolist() == [1, 2]
+
+
+def test_readers_relative_image_paths_resolved_when_present(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.jpg").write_bytes(b"\xff\xd8\xff")
+    src = tmp_path / "captions.csv"
+    src.write_text(
+        "text,image\nhas a file,img/a.jpg\nno file,img/missing.jpg\nremote,https://x.org/b.jpg\n",
+        encoding="utf-8",
+    )
+    images = Corpus.from_source(src).rows["image"].tolist()
+    assert images == [
+        str((tmp_path / "img" / "a.jpg").resolve()),
+        "img/missing.jpg",
+        "https://x.org/b.jpg",
+    ]
+    other_root = Corpus.from_source(src, image_root=tmp_path / "img").rows["image"].tolist()
+    assert other_root[0] == "img/a.jpg"  # not under that root

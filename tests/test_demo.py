@@ -1,0 +1,68 @@
+"""The bundled demo corpus meets its datasheet, and `neco demo` runs and re-runs cleanly."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from neco.cli import read_recipe
+from neco.corpus import Corpus
+from neco.demo import demo_recipe, run_demo
+
+
+@pytest.fixture(scope="module")
+def demo_corpus() -> Corpus:
+    return Corpus.from_sources(read_recipe(demo_recipe()))
+
+
+def test_demo_corpus_has_five_plus_communities_of_300(demo_corpus):
+    counts = demo_corpus.counts
+    assert len(counts) >= 5
+    assert min(counts.values()) >= 300
+    assert demo_corpus.n_rejected == 0
+
+
+def test_demo_corpus_has_few_exact_duplicates(demo_corpus):
+    texts = demo_corpus.rows["text"]
+    assert 1 - texts.nunique() / len(texts) < 0.02
+
+
+def test_demo_corpus_has_a_non_english_community(demo_corpus):
+    langs = demo_corpus.rows.groupby("community")["lang"].agg(lambda s: set(s.dropna()))
+    assert langs["fotogruppe_de"] == {"de"}
+    german = " ".join(demo_corpus.community("fotogruppe_de").texts)
+    assert re.search(r"[äöüß]", german)
+
+
+def test_demo_corpus_forum_threads_are_nested(demo_corpus):
+    forum = demo_corpus.community("photoforum").rows.set_index("id")
+    replies = forum["parent_id"].notna()
+    assert replies.sum() > 250
+    assert forum["repairs"].isna().all()  # no dangling parents, no cycles
+
+    def depth(post_id: str) -> int:
+        parent = forum.loc[post_id, "parent_id"]
+        return 0 if not isinstance(parent, str) else 1 + depth(parent)
+
+    assert max(depth(i) for i in forum.index) >= 3
+    assert forum["thread_id"].nunique() >= 50
+
+
+def test_demo_corpus_prompts_look_like_prompts(demo_corpus):
+    prompts = demo_corpus.community("prompts").rows
+    assert prompts["text"].str.contains(r"\(\w[\w ]*:\d\.\d+\)").sum() >= 20  # (word:1.3)
+    negatives = [json.loads(m).get("negative_prompt") for m in prompts["meta"]]
+    assert sum(bool(n) for n in negatives) >= 150
+    assert prompts["text"].str.contains(r"\bby [a-z]+ [a-z]+", case=False).sum() >= 20
+
+
+def test_demo_run_is_idempotent(tmp_path):
+    first = run_demo(tmp_path / "ws")
+    ingest = first["ingest"]
+    assert ingest["accepted"] == ingest["rows_read"] >= 1800
+    assert [s["name"] for s in first["stages"]][0] == "ingest"
+    again = run_demo(tmp_path / "ws")
+    assert {s["status"] for s in again["ingest"]["sources"]} == {"unchanged"}
+    assert again["ingest"]["accepted"] == 0
