@@ -62,7 +62,7 @@ def test_demo_run_is_idempotent(tmp_path):
     first = run_demo(tmp_path / "ws")
     ingest = first["ingest"]
     assert ingest["accepted"] == ingest["rows_read"] >= 1800
-    assert [s["name"] for s in first["stages"]][0] == "ingest"
+    assert first["stages"][0]["name"] == "ingest"
     again = run_demo(tmp_path / "ws")
     assert {s["status"] for s in again["ingest"]["sources"]} == {"unchanged"}
     assert again["ingest"]["accepted"] == 0
