@@ -330,6 +330,264 @@ def sql(
         )
 
 
+# --------------------------------------------------------------------------- NLP layer
+
+
+@app.command()
+def social(
+    workspace: WorkspaceOpt = Path("data/workspace"),
+    mode: Annotated[
+        str, typer.Option(help="lexical | fast | full (see neco.social.parse).")
+    ] = "fast",
+    processes: Annotated[int, typer.Option(help="spaCy processes.")] = 1,
+    model: Annotated[str | None, typer.Option(help="spaCy English pipeline to use.")] = None,
+    skip: Annotated[
+        list[str],
+        typer.Option(
+            help="Step to skip (repeatable): prompts, keyness, cooccurrence, discourse, "
+            "semantic, relations."
+        ),
+    ] = [],  # noqa: B006
+    top_terms: Annotated[int, typer.Option(help="Terms in the co-occurrence graphs.")] = 2000,
+    min_count: Annotated[int, typer.Option(help="Minimum co-occurrence count of an edge.")] = 3,
+    backbone_alpha: Annotated[
+        float, typer.Option(help="Significance level of the disparity-filter backbone.")
+    ] = 0.2,
+    prompt_community: Annotated[
+        list[str],
+        typer.Option(
+            help="Community written as text-to-image prompts (repeatable; default: detected)."
+        ),
+    ] = [],  # noqa: B006
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the NLP layer: parse, prompts, keyness, graphs, discourse, semantics, relations."""
+    from neco.social.parse import ParseConfig
+    from neco.social.pipeline import SocialConfig, run_social
+    from neco.workspace import Workspace
+
+    config = SocialConfig(
+        parse=ParseConfig(mode=mode, processes=processes, model=model),
+        skip=tuple(skip),
+        top_terms=top_terms,
+        min_count=min_count,
+        backbone_alpha=backbone_alpha,
+        prompt_communities=tuple(prompt_community) or None,
+    )
+    with _progress(as_json) as progress:
+        result = run_social(Workspace(workspace), config, progress)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+        return
+    table = Table(title="NLP layer", title_justify="left")
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    table.add_column("result")
+    for name, info in result.steps.items():
+        rest = {k: v for k, v in info.items() if k not in ("seconds", "scopes")}
+        if "scopes" in info:
+            rest["graphs"] = "; ".join(
+                f"{s['scope']}: {s['nodes']} terms, {s['edges']} edges, Q={s['modularity']}"
+                for s in info["scopes"]
+            )
+        table.add_row(
+            name, f"{info['seconds']:.2f}", ", ".join(f"{k}={v}" for k, v in rest.items())
+        )
+    out.print(table)
+    out.print(f"Tables and GEXF graphs are in {workspace}; try: neco vocab -w {workspace}")
+
+
+def _load_for_terms(workspace: Path) -> tuple[Any, Any, Any]:
+    from neco.social.pipeline import load_tokens
+    from neco.workspace import Workspace
+
+    ws = Workspace(workspace)
+    tokens = load_tokens(ws)
+    frame = ws.corpus(["id", "community", "text"])
+    return ws, tokens, frame
+
+
+@app.command()
+def vocab(
+    workspace: WorkspaceOpt = Path("data/workspace"),
+    community: Annotated[
+        list[str], typer.Option(help="Community to show (repeatable; default: all).")
+    ] = [],  # noqa: B006
+    against: Annotated[
+        str | None, typer.Option(help="Compare with this community instead of all the rest.")
+    ] = None,
+    unit: Annotated[
+        str, typer.Option(help="lemma | ngram | chunk | entity | specifier.")
+    ] = "lemma",
+    top: Annotated[int, typer.Option(help="Terms shown per community.")] = 15,
+    min_count: Annotated[int, typer.Option(help="Minimum count of a term.")] = 3,
+    keep_stop: Annotated[bool, typer.Option(help="Keep stop words.")] = False,
+    collapse: Annotated[
+        bool, typer.Option(help="Count repeated captions once per community.")
+    ] = False,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the full table (.csv or .parquet).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Distinctive terms of each community: log-odds z (Monroe et al.), G², log ratio."""
+    import pyarrow as pa
+
+    from neco.social.keyness import keyness_table
+    from neco.social.terms import build_doc_terms, duplicate_mask
+
+    ws, tokens, frame = _load_for_terms(workspace)
+    if collapse:
+        keep = duplicate_mask(
+            frame["id"].tolist(), frame["text"].tolist(), frame["community"].tolist()
+        )
+        frame = frame[keep]
+    docs = pa.table({"id": frame["id"].tolist(), "community": frame["community"].tolist()})
+    extra: dict[str, Any] = {}
+    if unit in ("chunk", "entity"):
+        extra["chunks"] = ws.read_table("social/chunks")
+        extra["entities"] = ws.read_table("social/entities")
+    if unit == "specifier":
+        if "social/specifiers" not in ws.tables():
+            raise NecoError("No prompt specifiers yet. Run: neco social -w " + str(workspace))
+        extra["specifiers"] = ws.read_table("social/specifiers")
+    dtm = build_doc_terms(docs, tokens, unit, keep_stop=keep_stop, **extra)
+    table = keyness_table(dtm, communities=community or None, against=against, min_count=min_count)
+    if out_file is not None:
+        _write_table(table, out_file)
+    frame_out = table.to_pandas()
+    shown = frame_out.groupby("community", sort=True).head(top)
+    if as_json:
+        print(shown.to_json(orient="records", force_ascii=False, indent=2))
+        return
+    for name, group in shown.groupby("community", sort=True):
+        t = Table(title=f"{name} vs {group['reference'].iloc[0]} ({unit})", title_justify="left")
+        for col in ("term", "count", "doc_count", "rest_count", "logodds_z", "g2", "log_ratio"):
+            t.add_column(col, justify="left" if col == "term" else "right")
+        for row in group.itertuples(index=False):
+            t.add_row(
+                str(row.term),
+                str(row.count),
+                str(row.doc_count),
+                str(row.rest_count),
+                f"{row.logodds_z:.2f}",
+                f"{row.g2:.1f}",
+                f"{row.log_ratio:.2f}",
+            )
+        out.print(t)
+    if out_file is not None:
+        out.print(f"Full table ({table.num_rows:,} rows) written to {out_file}")
+
+
+def _write_table(table: Any, path: Path) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        pq.write_table(table, path)
+    elif path.suffix in (".csv", ".tsv"):
+        options = pacsv.WriteOptions(delimiter="\t" if path.suffix == ".tsv" else ",")
+        pacsv.write_csv(table.replace_schema_metadata(None), path, options)
+    else:
+        raise NecoError(f"--out must end in .csv, .tsv or .parquet. Got {path.name!r}.")
+
+
+@app.command()
+def kwic(
+    term: Annotated[str, typer.Argument(help="A word or phrase (matched on words and lemmas).")],
+    workspace: WorkspaceOpt = Path("data/workspace"),
+    community: Annotated[str | None, typer.Option(help="Only this community.")] = None,
+    width: Annotated[int, typer.Option(help="Characters of context on each side.")] = 40,
+    sort: Annotated[str, typer.Option(help="right | left | none.")] = "right",
+    limit: Annotated[int, typer.Option(help="Lines shown.")] = 40,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write all lines (.csv or .parquet).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Concordance: every occurrence of TERM with its left and right context."""
+    import pyarrow as pa
+
+    from neco.social.concordance import kwic as run_kwic
+
+    _, tokens, frame = _load_for_terms(workspace)
+    lines = run_kwic(frame, tokens, term, community=community, width=width, sort=sort)
+    if out_file is not None:
+        _write_table(pa.Table.from_pandas(lines, preserve_index=False), out_file)
+    if as_json:
+        print(lines.head(limit).to_json(orient="records", force_ascii=False, indent=2))
+        return
+    t = Table(title=f"{len(lines):,} lines for {term!r}", title_justify="left", show_header=False)
+    t.add_column("community", style="dim")
+    t.add_column("left", justify="right", no_wrap=True)
+    t.add_column("match", style="bold")
+    t.add_column("right", no_wrap=True)
+    for row in lines.head(limit).itertuples(index=False):
+        t.add_row(str(row.community), str(row.left), str(row.match), str(row.right))
+    out.print(t)
+
+
+@app.command()
+def collocates(
+    term: Annotated[str, typer.Argument(help="The node word.")],
+    workspace: WorkspaceOpt = Path("data/workspace"),
+    community: Annotated[str | None, typer.Option(help="Only this community.")] = None,
+    window: Annotated[int, typer.Option(help="Words on each side.")] = 4,
+    min_count: Annotated[int, typer.Option(help="Minimum co-occurrences.")] = 2,
+    top: Annotated[int, typer.Option(help="Collocates shown.")] = 25,
+    as_json: JsonOpt = False,
+) -> None:
+    """Words near TERM, scored by NPMI and log-likelihood."""
+    from neco.social.concordance import collocates as run_collocates
+
+    _, tokens, _ = _load_for_terms(workspace)
+    table = run_collocates(tokens, term, window=window, community=community, min_count=min_count)
+    if as_json:
+        print(table.head(top).to_json(orient="records", force_ascii=False, indent=2))
+        return
+    t = Table(title=f"collocates of {term!r} (window {window})", title_justify="left")
+    for col in ("term", "count", "term_count", "npmi", "g2"):
+        t.add_column(col, justify="left" if col == "term" else "right")
+    for row in table.head(top).itertuples(index=False):
+        t.add_row(
+            str(row.term), str(row.count), str(row.term_count), f"{row.npmi:.3f}", f"{row.g2:.1f}"
+        )
+    out.print(t)
+
+
+@app.command()
+def graph(
+    kind: Annotated[
+        str,
+        typer.Option("--kind", help="cooccurrence | bipartite | discourse | authors | semantic."),
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="File to write: .gexf, .graphml or .parquet.")
+    ],
+    workspace: WorkspaceOpt = Path("data/workspace"),
+    community: Annotated[str | None, typer.Option(help="Only this community.")] = None,
+    top_terms: Annotated[int, typer.Option(help="Terms in term graphs.")] = 2000,
+    min_count: Annotated[int, typer.Option(help="Minimum count of an edge or term.")] = 3,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build one graph and export it for Gephi (GEXF), GraphML or Parquet edge lists."""
+    from neco.social.graph_export import build_graph
+
+    summary = build_graph(
+        Path(workspace),
+        kind,
+        out_file,
+        community=community,
+        top_terms=top_terms,
+        min_count=min_count,
+    )
+    if as_json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        out.print(", ".join(f"{k}={v}" for k, v in summary.items()))
+
+
 @app.command()
 def demo(
     workspace: WorkspaceOpt = Path("data/workspace"),

@@ -18,7 +18,6 @@ RECIPE = DEMO_DIR / "sources.toml"
 
 #: Stages of the demo after ingestion: (name, what it needs, runner or None if not built yet).
 PLANNED_STAGES: list[tuple[str, str]] = [
-    ("social", "the NLP layer (vocabularies, keyness, graphs) — not part of this version yet"),
     ("neural", "the model layer (CLIP tokenizer and encoders) — not part of this version yet"),
     ("survival", "the survival ledger — not part of this version yet"),
 ]
@@ -62,6 +61,37 @@ def run_demo(
             f"communities, {summary['rejected']:,} rejected",
         }
     ]
+    stages.append(_run_social(ws, progress))
     for name, detail in PLANNED_STAGES:
         stages.append({"name": name, "status": "skipped", "detail": detail})
     return {"workspace": str(ws.path), "ingest": report.to_dict(), "stages": stages}
+
+
+def _run_social(ws: Any, progress: Progress) -> dict[str, Any]:
+    """The NLP layer in full mode (the demo corpus is small); skipped with the reason if its
+    dependencies are missing."""
+    from neco.errors import MissingDependencyError
+
+    try:
+        from neco.social.parse import ParseConfig
+        from neco.social.pipeline import SocialConfig, run_social
+
+        result = run_social(ws, SocialConfig(parse=ParseConfig(mode="full")), progress)
+    except MissingDependencyError as exc:
+        return {"name": "social", "status": "skipped", "detail": str(exc)}
+    steps = result.steps
+    how = "cached" if steps["parse"]["cached"] else "parsed"
+    parts = [f"{steps['parse']['tokens']:,} tokens ({how})"]
+    if "keyness" in steps and "rows" in steps["keyness"]:
+        parts.append(f"keyness {steps['keyness']['rows']:,} rows")
+    if "cooccurrence" in steps:
+        overall = steps["cooccurrence"]["scopes"][0]
+        parts.append(f"term backbone {overall['nodes']} terms / {overall['edges']} edges")
+    if "discourse" in steps and "threads" in steps["discourse"]:
+        parts.append(f"{steps['discourse']['threads']} threads")
+    if "semantic" in steps and "edges" in steps["semantic"]:
+        parts.append(f"semantic kNN {steps['semantic']['edges']:,} edges")
+    if "relations" in steps and "triples" in steps["relations"]:
+        parts.append(f"{steps['relations']['triples']:,} relation triples")
+    seconds = sum(s["seconds"] for s in steps.values())
+    return {"name": "social", "status": "ran", "detail": f"{', '.join(parts)} in {seconds:.1f} s"}

@@ -245,6 +245,13 @@ class Workspace:
             for part in old_parts:
                 part.unlink(missing_ok=True)
 
+    def record_stage(self, stage: str, info: dict[str, Any]) -> None:
+        """Record in the manifest that ``stage`` finished, with its parameters and results."""
+        with self._locked():
+            manifest = self.manifest()
+            manifest.setdefault("stages", {})[stage] = {"finished": _now(), **info}
+            self._commit(manifest)
+
     def _source_key(self, manifest: dict[str, Any], path: Path) -> str:
         used = {s["key"] for s in manifest.get("sources", [])}
         key, n = path.name, 1

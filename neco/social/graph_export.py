@@ -1,0 +1,88 @@
+"""Build one graph of a workspace on demand and export it (``neco graph``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from neco.errors import NecoError
+
+KINDS = ("cooccurrence", "bipartite", "discourse", "authors", "semantic")
+
+
+def build_graph(
+    workspace: Path,
+    kind: str,
+    out: Path,
+    *,
+    community: str | None = None,
+    top_terms: int = 2000,
+    min_count: int = 3,
+) -> dict[str, Any]:
+    """Build graph ``kind`` (optionally for one community), write it to ``out``, summarise it."""
+    from neco.social.graphs import export_graph
+    from neco.workspace import Workspace
+
+    if kind not in KINDS:
+        raise NecoError(f"The 'kind' parameter must be one of {', '.join(KINDS)}. Got {kind!r}.")
+    ws = Workspace(workspace).require()
+    frame = ws.corpus(["id", "text", "community", "parent_id", "thread_id", "author"])
+    if community is not None:
+        names = sorted(frame["community"].unique())
+        if community not in names:
+            raise NecoError(f"No community {community!r}. Communities: {', '.join(names)}.")
+        frame = frame[frame["community"] == community]
+    if kind in ("cooccurrence", "bipartite"):
+        graph = _term_graph(ws, frame, kind, top_terms, min_count)
+    elif kind in ("discourse", "authors"):
+        from neco.social.discourse import discourse
+
+        if not frame["parent_id"].notna().any():
+            raise NecoError("This corpus has no reply links (parent ids): no discourse graph.")
+        d = discourse(frame)
+        graph = d.replies if kind == "discourse" else d.authors
+    else:
+        from neco.social.semantic import EmbeddingCache, embed_texts, semantic_graph
+
+        cache = EmbeddingCache(ws.path / "social" / "embedding_cache", "all-MiniLM-L6-v2")
+        vectors = embed_texts(frame["text"].tolist(), cache=cache)
+        graph = semantic_graph(frame["id"].tolist(), vectors, k=min(10, len(frame) - 1))
+    files = export_graph(graph, out)
+    return {
+        "kind": kind,
+        "community": community or "all",
+        "nodes": graph.number_of_nodes(),
+        "edges": graph.number_of_edges(),
+        "files": [str(f) for f in files],
+    }
+
+
+def _term_graph(ws: Any, frame: Any, kind: str, top_terms: int, min_count: int) -> Any:
+    from neco.social.graphs import (
+        add_centralities,
+        bipartite_graph,
+        cooccurrence_graph,
+        detect_communities,
+        disparity_filter,
+    )
+    from neco.social.pipeline import load_tokens
+    from neco.social.terms import build_doc_terms
+
+    docs = pa.table({"id": frame["id"].tolist(), "community": frame["community"].tolist()})
+    dtm = build_doc_terms(docs, load_tokens(ws), "lemma")
+    doc_freq = np.asarray(dtm.binary().sum(axis=0)).ravel()
+    top = np.argsort(-doc_freq, kind="stable")[:top_terms]
+    top = top[doc_freq[top] >= min_count]
+    matrix = dtm.matrix[:, top]
+    terms = list(dtm.terms[top])
+    if kind == "bipartite":
+        return bipartite_graph(matrix, list(dtm.doc_ids), terms)
+    graph = cooccurrence_graph(matrix, terms, min_count=min_count)
+    if graph.number_of_edges():
+        graph = disparity_filter(graph, alpha=0.2, weight="count")
+    detect_communities(graph)
+    add_centralities(graph)
+    return graph

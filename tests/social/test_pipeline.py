@@ -1,0 +1,147 @@
+"""The NLP layer end to end on a small workspace, through the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pytest
+
+from neco.cli import main
+from neco.errors import NecoError
+from neco.social.parse import ParseConfig
+from neco.social.pipeline import SocialConfig, run_social
+from neco.workspace import Workspace
+
+BIRDS = [
+    "A red kite hovers over the dunes",
+    "Two red kites circle above the dunes",
+    "A red kite and a buzzard over the dunes",
+    "The red kite glides over the marsh",
+    "A heron stands in the marsh reeds",
+    "A grey heron in the marsh at dawn",
+]
+PROMPTS = [
+    "red kite, (dramatic sky:1.3), masterpiece, best quality, 8k",
+    "castle on a hill, matte painting, by greg rutkowski, highly detailed",
+    "cyberpunk street, neon rain, cinematic lighting, 8k, masterpiece",
+    "portrait of a knight, ((detailed face)), art by alphonse mucha, best quality",
+    "red kite over dunes, watercolor, soft light, masterpiece",
+    "foggy harbour, oil painting, highly detailed, 8k, trending on artstation",
+]
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    captions = tmp_path / "captions.csv"
+    rows = ["id,text,community"]
+    rows += [f"b{i},{t},birds" for i, t in enumerate(BIRDS)]
+    rows += [f'p{i},"{t}",prompts' for i, t in enumerate(PROMPTS)]
+    captions.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    forum = tmp_path / "forum.jsonl"
+    posts = [
+        ("f1", None, "ana", "My red kite shot from the dunes, 1/2000s at f/8"),
+        ("f2", "f1", "ben", "Great wings, I would crop the dunes a little"),
+        ("f3", "f2", "ana", "Thanks, I will crop it tonight"),
+        ("f4", "f1", "cy", "The sky is a bit noisy"),
+    ]
+    forum.write_text(
+        "\n".join(json.dumps({"id": i, "reply_to": p, "user": u, "text": t,
+                              "community": "forum"}) for i, p, u, t in posts) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    ws = Workspace(tmp_path / "ws")
+    ws.ingest([captions, forum])
+    return ws
+
+
+def test_pipeline_full_run_writes_every_table(workspace):
+    config = SocialConfig(
+        parse=ParseConfig(mode="full"), min_count=2, semantic_k=3, backbone_alpha=0.9
+    )
+    result = run_social(workspace, config)
+    assert list(result.steps) == [
+        "parse", "prompts", "keyness", "cooccurrence", "discourse", "semantic", "relations",
+    ]  # fmt: skip
+    assert result.steps["parse"]["cached"] is False
+    assert result.steps["prompts"]["communities"] == ["prompts"]
+    tables = set(workspace.tables())
+    for name in ("social/tokens", "social/keyness", "social/specifiers", "social/cooc_nodes",
+                 "social/cooc_edges", "social/discourse_threads", "social/semantic_edges",
+                 "social/relations", "social/relation_counts"):  # fmt: skip
+        assert name in tables
+    keyness = (
+        workspace.sql(
+            "SELECT term FROM social_keyness WHERE community = 'birds' "
+            "ORDER BY logodds_z DESC LIMIT 3"
+        )
+        .column("term")
+        .to_pylist()
+    )
+    assert "marsh" in keyness
+    artists = (
+        workspace.sql(
+            "SELECT DISTINCT artist FROM social_specifiers WHERE artist IS NOT NULL ORDER BY 1"
+        )
+        .column("artist")
+        .to_pylist()
+    )
+    assert artists == ["alphonse mucha", "greg rutkowski"]
+    threads = workspace.sql("SELECT root, size, depth, authors FROM social_discourse_threads")
+    assert threads.to_pylist() == [{"root": "f1", "size": 4, "depth": 2, "authors": 3}]
+    semantic = workspace.sql("SELECT count(DISTINCT source) AS n FROM social_semantic_edges")
+    assert semantic.column("n").to_pylist()[0] >= 10
+    relations = workspace.sql(
+        "SELECT term_a, relation, term_b FROM social_relations "
+        "WHERE kind = 'amod' AND term_b = 'kite'"
+    ).to_pylist()
+    assert {"term_a": "red", "relation": "amod", "term_b": "kite"} in relations
+    gexf = workspace.path / "social" / "graphs" / "cooccurrence_all.gexf"
+    graph = nx.read_gexf(gexf)
+    assert graph.number_of_nodes() > 0 and "community" in next(iter(graph.nodes.values()))
+    replies = nx.read_gexf(workspace.path / "social" / "graphs" / "discourse_replies.gexf")
+    assert sorted(replies.edges()) == [("f2", "f1"), ("f3", "f2"), ("f4", "f1")]
+
+
+def test_pipeline_second_run_uses_cached_parse(workspace):
+    config = SocialConfig(parse=ParseConfig(mode="lexical"), skip=("semantic",))
+    first = run_social(workspace, config)
+    tokens = workspace.read_table("social/tokens")
+    again = run_social(workspace, config)
+    assert (first.steps["parse"]["cached"], again.steps["parse"]["cached"]) == (False, True)
+    assert workspace.read_table("social/tokens").equals(tokens)
+    assert again.steps["relations"] == {"seconds": again.steps["relations"]["seconds"],
+                                        "skipped": "needs --mode full"}  # fmt: skip
+    with pytest.raises(NecoError, match="Unknown step"):
+        run_social(workspace, SocialConfig(skip=("everything",)))
+
+
+def test_pipeline_cli_vocab_kwic_collocates_graph(workspace, tmp_path, capsys):
+    ws = str(workspace.path)
+    assert main(["vocab", "-w", ws]) == 2  # no parse yet
+    assert "Run: neco social" in capsys.readouterr().err
+    assert main(["social", "-w", ws, "--mode", "lexical", "--skip", "semantic", "--json"]) == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert steps["parse"]["mode"] == "lexical"
+    out = tmp_path / "keyness.csv"
+    code = main(["vocab", "-w", ws, "--community", "birds", "--min-count", "2", "--json",
+                 "--out", str(out)])  # fmt: skip
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["term"] in {"marsh", "heron", "dune"}
+    assert out.read_text().startswith('"community","reference","term"')
+    # specifiers exist only in the one prompt community: nothing to compare them with
+    assert main(["vocab", "-w", ws, "--unit", "specifier", "--json", "--min-count", "2"]) == 2
+    assert "only prompts has any" in capsys.readouterr().err
+    assert main(["kwic", "red kite", "-w", ws, "--json", "--community", "birds"]) == 0
+    lines = json.loads(capsys.readouterr().out)
+    assert len(lines) == 4 and {line["match"] for line in lines} == {"red kite", "red kites"}
+    assert main(["collocates", "dune", "-w", ws, "--json", "--min-count", "1"]) == 0
+    assert "red" in {r["term"] for r in json.loads(capsys.readouterr().out)}
+    target = tmp_path / "forum.graphml"
+    assert main(["graph", "-w", ws, "--kind", "discourse", "--out", str(target), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["nodes"], summary["edges"]) == (4, 3)
+    assert nx.read_graphml(target).number_of_edges() == 3
+    assert main(["vocab", "-w", ws, "--unit", "chunk"]) == 2
+    assert "needs the full parse" in capsys.readouterr().err
