@@ -560,7 +560,10 @@ def collocates(
 def graph(
     kind: Annotated[
         str,
-        typer.Option("--kind", help="cooccurrence | bipartite | discourse | authors | semantic."),
+        typer.Option(
+            "--kind",
+            help="cooccurrence | bipartite | terms | captions | discourse | authors | semantic.",
+        ),
     ],
     out_file: Annotated[
         Path, typer.Option("--out", help="File to write: .gexf, .graphml or .parquet.")

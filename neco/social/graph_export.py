@@ -10,7 +10,11 @@ import pyarrow as pa
 
 from neco.errors import NecoError
 
-KINDS = ("cooccurrence", "bipartite", "discourse", "authors", "semantic")
+KINDS = ("cooccurrence", "bipartite", "terms", "captions", "discourse", "authors", "semantic")
+"""cooccurrence: NPMI term graph with backbone, communities, centralities; bipartite:
+caption-term graph (tf-idf); terms / captions: its two projections (cosine of tf-idf; captions
+linked to their 10 most similar); discourse / authors: reply graphs; semantic: kNN graph of
+sentence embeddings."""
 
 
 def build_graph(
@@ -35,7 +39,7 @@ def build_graph(
         if community not in names:
             raise NecoError(f"No community {community!r}. Communities: {', '.join(names)}.")
         frame = frame[frame["community"] == community]
-    if kind in ("cooccurrence", "bipartite"):
+    if kind in ("cooccurrence", "bipartite", "terms", "captions"):
         graph = _term_graph(ws, frame, kind, top_terms, min_count)
     elif kind in ("discourse", "authors"):
         from neco.social.discourse import discourse
@@ -67,6 +71,8 @@ def _term_graph(ws: Any, frame: Any, kind: str, top_terms: int, min_count: int) 
         cooccurrence_graph,
         detect_communities,
         disparity_filter,
+        document_projection,
+        term_projection,
     )
     from neco.social.pipeline import load_tokens
     from neco.social.terms import build_doc_terms
@@ -80,6 +86,10 @@ def _term_graph(ws: Any, frame: Any, kind: str, top_terms: int, min_count: int) 
     terms = list(dtm.terms[top])
     if kind == "bipartite":
         return bipartite_graph(matrix, list(dtm.doc_ids), terms)
+    if kind == "terms":
+        return term_projection(matrix, terms)
+    if kind == "captions":
+        return document_projection(matrix, list(dtm.doc_ids), k=10)
     graph = cooccurrence_graph(matrix, terms, min_count=min_count)
     if graph.number_of_edges():
         graph = disparity_filter(graph, alpha=0.2, weight="count")

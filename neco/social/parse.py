@@ -198,23 +198,27 @@ class _Columns:
     def __init__(self) -> None:
         self.blocks: list[np.ndarray] = []
         self.doc_index: list[np.ndarray] = []
-        self.lengths: list[np.ndarray] = []
 
     def add(self, doc: Doc, index: int, attrs: list[int | str]) -> None:
         if len(doc) == 0:
             return
         self.blocks.append(doc.to_array(attrs))
         self.doc_index.append(np.full(len(doc), index, dtype=np.int64))
-        self.lengths.append(np.fromiter((len(t) for t in doc), dtype=np.int32, count=len(doc)))
 
 
-def _strings(vocab_strings: Any, hashes: np.ndarray) -> pa.Array:
-    """Map spaCy string hashes to a dictionary-encoded Arrow string array."""
+def _strings(vocab_strings: Any, hashes: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Map spaCy string hashes to Arrow strings; also return each string's length.
+
+    Only the distinct hashes are looked up, so the cost grows with the vocabulary, not with
+    the number of tokens.
+    """
     unique, inverse = np.unique(hashes, return_inverse=True)
     names = [vocab_strings[int(h)] if h else "" for h in unique]
-    return pa.DictionaryArray.from_arrays(
+    lengths = np.fromiter((len(n) for n in names), dtype=np.int32, count=len(names))[inverse]
+    strings = pa.DictionaryArray.from_arrays(
         pa.array(inverse.astype(np.int32)), pa.array(names, pa.string())
     ).cast(pa.string())
+    return strings, lengths
 
 
 def parse_texts(
@@ -315,7 +319,7 @@ def _token_table(
 ) -> pa.Table:
     data = np.concatenate(cols.blocks)
     doc_index = np.concatenate(cols.doc_index)
-    lengths = np.concatenate(cols.lengths)
+    text, lengths = _strings(strings, data[:, 0])
     # Token positions restart at 0 in every caption.
     starts = np.r_[0, np.flatnonzero(np.diff(doc_index)) + 1]
     run_lengths = np.diff(np.r_[starts, len(doc_index)])
@@ -324,25 +328,28 @@ def _token_table(
     head = np.where(head > 2**63, head - 2**64, head) if head.dtype == np.uint64 else head
     head_pos = (position + head.astype(np.int64)).astype(np.int32)
     idx = data[:, 9].astype(np.int32)
-    id_array = np.asarray(ids, dtype=object)[doc_index]
-    community_array = np.asarray(communities, dtype=object)[doc_index]
+    per_doc = pa.array(doc_index.astype(np.int32))
     return pa.table(
         {
-            "id": pa.array(id_array, pa.string()),
-            "community": pa.array(community_array, pa.string()),
+            "id": pa.DictionaryArray.from_arrays(per_doc, pa.array(ids, pa.string())).cast(
+                pa.string()
+            ),
+            "community": pa.DictionaryArray.from_arrays(
+                per_doc, pa.array(communities, pa.string())
+            ).cast(pa.string()),
             "position": pa.array(position.astype(np.int32)),
-            "text": _strings(strings, data[:, 0]),
-            "lower": _strings(strings, data[:, 1]),
-            "lemma": _strings(strings, data[:, 2]),
-            "pos": _strings(strings, data[:, 3]),
-            "dep": _strings(strings, data[:, 4]),
+            "text": text,
+            "lower": _strings(strings, data[:, 1])[0],
+            "lemma": _strings(strings, data[:, 2])[0],
+            "pos": _strings(strings, data[:, 3])[0],
+            "dep": _strings(strings, data[:, 4])[0],
             "head": pa.array(head_pos, mask=np.full(len(head_pos), not has_parse)),
-            "ent_type": _strings(strings, data[:, 6]),
+            "ent_type": _strings(strings, data[:, 6])[0],
             "is_stop": pa.array(data[:, 7].astype(bool)),
             "is_punct": pa.array(data[:, 8].astype(bool)),
             "start": pa.array(idx),
             "end": pa.array(idx + lengths),
-            "pipeline": pa.array([pipeline] * len(doc_index), pa.string()),
+            "pipeline": pa.repeat(pa.scalar(pipeline, pa.string()), len(doc_index)),
         },
         schema=TOKEN_SCHEMA,
     )

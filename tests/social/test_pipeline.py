@@ -46,10 +46,13 @@ def workspace(tmp_path):
         ("f4", "f1", "cy", "The sky is a bit noisy"),
     ]
     forum.write_text(
-        "\n".join(json.dumps({"id": i, "reply_to": p, "user": u, "text": t,
-                              "community": "forum"}) for i, p, u, t in posts) + "\n",
+        "\n".join(
+            json.dumps({"id": i, "reply_to": p, "user": u, "text": t, "community": "forum"})
+            for i, p, u, t in posts
+        )
+        + "\n",
         encoding="utf-8",
-    )  # fmt: skip
+    )
     ws = Workspace(tmp_path / "ws")
     ws.ingest([captions, forum])
     return ws
@@ -61,14 +64,28 @@ def test_pipeline_full_run_writes_every_table(workspace):
     )
     result = run_social(workspace, config)
     assert list(result.steps) == [
-        "parse", "prompts", "keyness", "cooccurrence", "discourse", "semantic", "relations",
-    ]  # fmt: skip
+        "parse",
+        "prompts",
+        "keyness",
+        "cooccurrence",
+        "discourse",
+        "semantic",
+        "relations",
+    ]
     assert result.steps["parse"]["cached"] is False
     assert result.steps["prompts"]["communities"] == ["prompts"]
     tables = set(workspace.tables())
-    for name in ("social/tokens", "social/keyness", "social/specifiers", "social/cooc_nodes",
-                 "social/cooc_edges", "social/discourse_threads", "social/semantic_edges",
-                 "social/relations", "social/relation_counts"):  # fmt: skip
+    for name in (
+        "social/tokens",
+        "social/keyness",
+        "social/specifiers",
+        "social/cooc_nodes",
+        "social/cooc_edges",
+        "social/discourse_threads",
+        "social/semantic_edges",
+        "social/relations",
+        "social/relation_counts",
+    ):
         assert name in tables
     keyness = (
         workspace.sql(
@@ -110,8 +127,10 @@ def test_pipeline_second_run_uses_cached_parse(workspace):
     again = run_social(workspace, config)
     assert (first.steps["parse"]["cached"], again.steps["parse"]["cached"]) == (False, True)
     assert workspace.read_table("social/tokens").equals(tokens)
-    assert again.steps["relations"] == {"seconds": again.steps["relations"]["seconds"],
-                                        "skipped": "needs --mode full"}  # fmt: skip
+    assert again.steps["relations"] == {
+        "seconds": again.steps["relations"]["seconds"],
+        "skipped": "needs --mode full",
+    }
     with pytest.raises(NecoError, match="Unknown step"):
         run_social(workspace, SocialConfig(skip=("everything",)))
 
@@ -124,8 +143,9 @@ def test_pipeline_cli_vocab_kwic_collocates_graph(workspace, tmp_path, capsys):
     steps = json.loads(capsys.readouterr().out)["steps"]
     assert steps["parse"]["mode"] == "lexical"
     out = tmp_path / "keyness.csv"
-    code = main(["vocab", "-w", ws, "--community", "birds", "--min-count", "2", "--json",
-                 "--out", str(out)])  # fmt: skip
+    code = main(
+        ["vocab", "-w", ws, "--community", "birds", "--min-count", "2", "--json", "--out", str(out)]
+    )
     assert code == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["term"] in {"marsh", "heron", "dune"}
@@ -145,3 +165,30 @@ def test_pipeline_cli_vocab_kwic_collocates_graph(workspace, tmp_path, capsys):
     assert nx.read_graphml(target).number_of_edges() == 3
     assert main(["vocab", "-w", ws, "--unit", "chunk"]) == 2
     assert "needs the full parse" in capsys.readouterr().err
+
+
+def test_pipeline_graph_projections(workspace, tmp_path, capsys):
+    ws = str(workspace.path)
+    main(["social", "-w", ws, "--mode", "lexical", "--skip", "semantic", "--json"])
+    capsys.readouterr()
+    target = tmp_path / "captions.gexf"
+    code = main(
+        [
+            "graph",
+            "-w",
+            ws,
+            "--kind",
+            "captions",
+            "--out",
+            str(target),
+            "--json",
+            "--min-count",
+            "2",
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    graph = nx.read_gexf(target)
+    assert graph.number_of_nodes() == summary["nodes"] == 16  # every caption is a node
+    assert graph.has_edge("b0", "b1") or graph.has_edge("b1", "b0")  # "red kite ... dunes"
+    assert main(["graph", "-w", ws, "--kind", "tree", "--out", str(target)]) == 2
