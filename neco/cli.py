@@ -591,6 +591,120 @@ def graph(
         out.print(", ".join(f"{k}={v}" for k, v in summary.items()))
 
 
+# --------------------------------------------------------------------------- model layer
+
+
+@app.command()
+def neural(
+    workspace: WorkspaceOpt = Path("data/workspace"),
+    stages: Annotated[
+        str, typer.Option(help="Comma-separated: tokens,text,probes,latents,attention,guidance.")
+    ] = "tokens",
+    components: Annotated[
+        str, typer.Option(help="Component set (sd15) or a local diffusers pipeline folder.")
+    ] = "sd15",
+    clip: Annotated[str, typer.Option(help="CLIP model set (clip-l14) or a local folder.")] = (
+        "clip-l14"
+    ),
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: automatic).")] = None,
+    dtype: Annotated[
+        str | None, typer.Option(help="float32, float16 or bfloat16 (default: automatic).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
+    sample: Annotated[int, typer.Option(help="Captions used by attention and guidance.")] = 16,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    steps: Annotated[int, typer.Option(help="Denoising steps (attention, guidance).")] = 20,
+    hidden_states: Annotated[
+        bool, typer.Option(help="Also store per-token hidden states (large).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the model layer's stages; stages whose weights are absent say what is missing."""
+    from neco.neural.pipeline import NeuralConfig, run_neural
+    from neco.workspace import Workspace
+
+    config = NeuralConfig(
+        stages=tuple(s.strip() for s in stages.split(",") if s.strip()),
+        components=components,
+        clip=clip,
+        device=device,
+        dtype=dtype,
+        batch_size=batch_size,
+        sample=sample,
+        seed=seed,
+        steps=steps,
+        hidden_states=hidden_states,
+    )
+    with _progress(as_json) as progress:
+        result = run_neural(Workspace(workspace), config, progress)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
+        return
+    for name, info in result.stages.items():
+        rest = ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("status", "seconds"))
+        mark = "[green]ran[/green]" if info["status"] == "ran" else "[yellow]skipped[/yellow]"
+        out.print(f"stage {name}: {mark} ({info['seconds']:.2f} s) — {rest}", highlight=False)
+
+
+models_app = typer.Typer(
+    help="Model weights: list what is here, pull, check.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(
+    name: Annotated[
+        str | None, typer.Argument(help="A set (sd15, clip-l14, ...) or folder.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Each component of the registered sets and whether its weights are on this machine."""
+    from neco.neural.components import availability
+
+    rows = availability(name)
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table(title="Model components (offline: local folders and the Hugging Face cache)")
+    for col in ("set", "component", "repo", "available", "where"):
+        table.add_column(col)
+    for row in rows:
+        repo = row["repo_id"] + (f" / {row['subfolder']}" if row.get("subfolder") else "")
+        mark = "[green]yes[/green]" if row["available"] else "[red]no[/red]"
+        table.add_row(row["set"], row["component"], repo, mark, str(row["where"] or ""))
+    out.print(table)
+    if not all(row["available"] for row in rows):
+        out.print("Missing weights: on a machine with internet run `neco models pull NAME`.")
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[str, typer.Argument(help="A registered set: sd15, clip-l14, sd-vae-ft-mse.")],
+) -> None:
+    """Download a set's safetensors weights into the Hugging Face cache (needs internet)."""
+    from neco.neural.components import pull
+
+    files = pull(name)
+    out.print(f"{len(files)} files in the Hugging Face cache for {name}.")
+
+
+@models_app.command("check")
+def models_check(
+    name: Annotated[str, typer.Argument(help="A registered set or a local pipeline folder.")],
+    device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
+) -> None:
+    """Load every component of a set offline and report its class and size."""
+    from neco.neural.components import load_set
+    from neco.neural.device import choose_device
+
+    loaded = load_set(name, device=choose_device(device))
+    for kind, obj in loaded.items():
+        params = sum(p.numel() for p in obj.parameters()) if hasattr(obj, "parameters") else 0
+        size = f"{params / 1e6:.1f} M parameters" if params else ""
+        out.print(f"{kind}: {type(obj).__name__} {size}")
+
+
 @app.command()
 def demo(
     workspace: WorkspaceOpt = Path("data/workspace"),

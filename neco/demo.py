@@ -18,7 +18,6 @@ RECIPE = DEMO_DIR / "sources.toml"
 
 #: Stages of the demo after ingestion: (name, what it needs, runner or None if not built yet).
 PLANNED_STAGES: list[tuple[str, str]] = [
-    ("neural", "the model layer (CLIP tokenizer and encoders) — not part of this version yet"),
     ("survival", "the survival ledger — not part of this version yet"),
 ]
 
@@ -62,6 +61,7 @@ def run_demo(
         }
     ]
     stages.append(_run_social(ws, progress))
+    stages.extend(_run_neural(ws, progress))
     for name, detail in PLANNED_STAGES:
         stages.append({"name": name, "status": "skipped", "detail": detail})
     return {"workspace": str(ws.path), "ingest": report.to_dict(), "stages": stages}
@@ -95,3 +95,39 @@ def _run_social(ws: Any, progress: Progress) -> dict[str, Any]:
         parts.append(f"{steps['relations']['triples']:,} relation triples")
     seconds = sum(s["seconds"] for s in steps.values())
     return {"name": "social", "status": "ran", "detail": f"{', '.join(parts)} in {seconds:.1f} s"}
+
+
+def _run_neural(ws: Any, progress: Progress) -> list[dict[str, Any]]:
+    """The model layer: the tokenizer always; the other stages where their weights are here.
+
+    Generation (attention, guidance) runs in the demo only on a GPU; on a CPU it is skipped
+    with the command that forces it.
+    """
+    from neco.errors import MissingDependencyError
+
+    try:
+        import torch
+
+        from neco.neural.pipeline import STAGES, NeuralConfig, run_neural
+    except (ImportError, MissingDependencyError) as exc:
+        return [{"name": "neural", "status": "skipped", "detail": f"models extra missing: {exc}"}]
+    gpu = torch.cuda.is_available()
+    stages = tuple(s for s in STAGES if gpu or s not in ("attention", "guidance"))
+    result = run_neural(ws, NeuralConfig(stages=stages, sample=8), progress)
+    out = []
+    for name, info in result.stages.items():
+        detail = info.get("reason") or ", ".join(
+            f"{k}={v}" for k, v in info.items() if k not in ("status", "seconds")
+        )
+        out.append({"name": f"neural.{name}", "status": info["status"], "detail": detail})
+    if not gpu:
+        for name in ("attention", "guidance"):
+            out.append(
+                {
+                    "name": f"neural.{name}",
+                    "status": "skipped",
+                    "detail": "image generation runs in the demo only on a GPU; force it with "
+                    f"neco neural --stages {name} --device cpu",
+                }
+            )
+    return out

@@ -288,7 +288,10 @@ class Workspace:
         specs = _as_specs(sources)
         with self._locked():
             manifest = self.manifest()
-            known_sha = {s["sha256"]: s for s in manifest.get("sources", [])}
+            # A source is "the same" when its content and the way it is read are the same;
+            # the same file read with other columns or another community is a new source.
+            known = {(s["sha256"], _reading(s["options"])): s for s in manifest.get("sources", [])}
+            seen_now: set[tuple[str, str]] = set()
             existing_ids: set[str] = set()
             if "corpus" in manifest.get("tables", {}):
                 existing_ids = set(self.read_table("corpus", ["id"]).column("id").to_pylist())
@@ -298,8 +301,9 @@ class Workspace:
                 path = Path(spec.path)
                 reader = open_source(spec)
                 sha = sha256_of(path)
-                if sha in known_sha or sha in {r[1] for r in results}:
-                    prior = known_sha.get(sha)
+                identity = (sha, _reading(spec.options()))
+                if identity in known or identity in seen_now:
+                    prior = known.get(identity)
                     when = f" at {prior['ingested_at']} as {prior['key']!r}" if prior else ""
                     reports.append(
                         SourceReport(
@@ -307,10 +311,14 @@ class Workspace:
                             path=str(path),
                             status="unchanged",
                             sha256=sha,
-                            notes=[f"same content already ingested{when}; nothing to do"],
+                            notes=[
+                                f"same content, read the same way, already ingested{when}; "
+                                "nothing to do"
+                            ],
                         )
                     )
                     continue
+                seen_now.add(identity)
                 key = self._source_key(
                     {"sources": manifest.get("sources", []) + [{"key": r[0].key} for r in results]},
                     path,
@@ -468,6 +476,11 @@ class Workspace:
             "created": manifest.get("created"),
             "updated": manifest.get("updated"),
         }
+
+
+def _reading(options: dict[str, Any]) -> str:
+    """The reading options of a source without its path, as a comparable string."""
+    return json.dumps({k: v for k, v in options.items() if k != "path"}, sort_keys=True)
 
 
 def _as_specs(sources: Sequence[SourceSpec | str | Path]) -> list[SourceSpec]:

@@ -46,9 +46,14 @@ def test_workspace_reingest_same_content_is_a_noop(tmp_path):
     copy = _copy(tmp_path, "basic.csv")  # same bytes, other path
     report = ws.ingest([copy])
     assert [s.status for s in report.sources] == ["unchanged"]
-    assert report.sources[0].notes[0].startswith("same content already ingested at ")
+    assert report.sources[0].notes[0].startswith("same content, read the same way, already")
     assert (tmp_path / "ws" / "manifest.json").read_text() == before
     assert len(ws.corpus()) == 3
+    # the same file read another way (another text column, a prefix) is a new source
+    other = ws.ingest([SourceSpec(copy, columns={"text": "author"}, id_prefix="by-author:")])
+    assert [s.status for s in other.sources] == ["ingested"]
+    assert other.sources[0].key == "basic.csv#2"
+    assert len(ws.corpus()) == 3 + 5
 
 
 def test_workspace_append_rejects_ids_used_by_earlier_source(tmp_path):

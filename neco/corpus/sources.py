@@ -225,7 +225,7 @@ def detect_encoding(sample: bytes, requested: str | None = None) -> EncodingChoi
 
     >>> detect_encoding(b"\\xef\\xbb\\xbftext,id").encoding
     'utf-8-sig'
-    >>> detect_encoding("caf\\u00e9".encode("cp1252")).note
+    >>> detect_encoding("caf\\u00e9 au lait".encode("cp1252")).note
     'not valid UTF-8; decoded as cp1252 (fallback)'
     """
     if requested:

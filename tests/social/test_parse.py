@@ -65,3 +65,17 @@ def test_parse_config_errors_and_digest():
 def test_parse_empty_corpus():
     result = parse_texts([], [], [], [], ParseConfig(mode="lexical"))
     assert result.tokens.num_rows == 0
+
+
+@pytest.mark.slow
+def test_parse_two_processes_give_the_same_table():
+    texts = [
+        f"A red kite number {i} hovers over the dunes near harbour {i % 7}" for i in range(2500)
+    ]
+    ids = [f"r{i}" for i in range(len(texts))]
+    one = parse_texts(ids, texts, ["c"] * len(ids), ["en"] * len(ids), ParseConfig(mode="lexical"))
+    two = parse_texts(
+        ids, texts, ["c"] * len(ids), ["en"] * len(ids), ParseConfig(mode="lexical", processes=2)
+    )
+    assert one.tokens.num_rows == 2500 * 12
+    assert one.tokens.equals(two.tokens)
