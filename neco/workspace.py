@@ -290,7 +290,9 @@ class Workspace:
             manifest = self.manifest()
             # A source is "the same" when its content and the way it is read are the same;
             # the same file read with other columns or another community is a new source.
-            known = {(s["sha256"], _reading(s["options"])): s for s in manifest.get("sources", [])}
+            ingested = {
+                (s["sha256"], _reading(s["options"])): s for s in manifest.get("sources", [])
+            }
             seen_now: set[tuple[str, str]] = set()
             existing_ids: set[str] = set()
             if "corpus" in manifest.get("tables", {}):
@@ -302,8 +304,8 @@ class Workspace:
                 reader = open_source(spec)
                 sha = sha256_of(path)
                 identity = (sha, _reading(spec.options()))
-                if identity in known or identity in seen_now:
-                    prior = known.get(identity)
+                if identity in ingested or identity in seen_now:
+                    prior = ingested.get(identity)
                     when = f" at {prior['ingested_at']} as {prior['key']!r}" if prior else ""
                     reports.append(
                         SourceReport(
