@@ -7,9 +7,6 @@ ships. Nothing is downloaded.
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -39,38 +36,13 @@ SIZE = 64  # pixels: an 8x8 latent
 STEPS = 3
 
 
-def _bytes_to_unicode() -> list[str]:
-    """GPT-2/CLIP byte-level alphabet: 256 printable characters, in CLIP's order."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
-    keep += list(range(ord("®"), ord("ÿ") + 1))
-    chars = keep[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in keep:
-            keep.append(byte)
-            chars.append(256 + extra)
-            extra += 1
-    return [chr(c) for c in chars]
-
-
 def build_clip_tokenizer(folder: Path) -> Any:
-    """The real CLIP BPE tokenizer (49,408 entries) from open_clip's vocabulary file."""
+    """The real CLIP BPE tokenizer (49,408 entries), built by neco from open_clip's file."""
     from transformers import CLIPTokenizer
 
-    spec = importlib.util.find_spec("open_clip")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("open_clip_torch (for its BPE vocabulary file) is not installed")
-    source = Path(next(iter(spec.submodule_search_locations))) / "bpe_simple_vocab_16e6.txt.gz"
-    with gzip.open(source, "rt", encoding="utf-8") as handle:
-        lines = handle.read().split("\n")
-    merges = lines[1 : 49152 - 256 - 2 + 1]
-    alphabet = _bytes_to_unicode()
-    vocab = [*alphabet, *(c + "</w>" for c in alphabet), *("".join(m.split()) for m in merges)]
-    vocab += ["<|startoftext|>", "<|endoftext|>"]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps({v: i for i, v in enumerate(vocab)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    return CLIPTokenizer.from_pretrained(folder, model_max_length=77)
+    from neco.neural.tokenizer import build_clip_tokenizer_files
+
+    return CLIPTokenizer.from_pretrained(build_clip_tokenizer_files(folder), model_max_length=77)
 
 
 def build_tiny_pipeline(folder: Path) -> Any:

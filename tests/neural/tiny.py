@@ -12,7 +12,6 @@ Stable API (other test modules and ``benchmarks/gpu_check.py`` import it):
   :data:`EOS_ID`, :data:`IMAGE_SIZE`, :data:`PIPELINE_KINDS`;
 - :func:`clip_tokenizer` — the real CLIP tokenizer (cached per process; do not mutate it);
 - :func:`save_clip_tokenizer` — write it into a folder;
-- :func:`clip_vocab_and_merges` — the vocabulary and merges rebuilt from open_clip's BPE file;
 - :func:`tiny_text_config`, :func:`tiny_text_encoder`, :func:`tiny_unet`, :func:`tiny_vae`,
   :func:`tiny_scheduler`, :func:`tiny_clip` — single components, in memory;
 - :func:`save_tiny_pipeline` — a diffusers-layout folder (``model_index.json`` and
@@ -30,10 +29,7 @@ build diffusers components, so the text-only parts work where diffusers is not i
 from __future__ import annotations
 
 import functools
-import gzip
-import importlib.util
 import json
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -64,76 +60,19 @@ IMAGE_SIZE = 32
 PIPELINE_KINDS = ("tokenizer", "text_encoder", "unet", "vae", "scheduler")
 """Sub-folders written by :func:`save_tiny_pipeline` by default."""
 
-_N_MERGES = 49152 - 256 - 2  # the slice [1 : 49152-256-2+1] of the BPE file, as in CLIP
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """CLIP/GPT-2's reversible byte -> printable unicode character table."""
-    bs = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs], strict=True))
-
-
-def _open_clip_bpe() -> Path:
-    spec = importlib.util.find_spec("open_clip")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "The CLIP BPE merges are needed for the tiny tokenizer: install open_clip_torch "
-            "(it ships bpe_simple_vocab_16e6.txt.gz) or neco.neural.tokenizer."
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "bpe_simple_vocab_16e6.txt.gz"
-
-
-def clip_vocab_and_merges() -> tuple[dict[str, int], list[str]]:
-    """The CLIP vocabulary (token -> id) and merges, rebuilt from open_clip's BPE file."""
-    lines = gzip.decompress(_open_clip_bpe().read_bytes()).decode("utf-8").split("\n")
-    merges = lines[1 : _N_MERGES + 1]
-    byte_tokens = list(_bytes_to_unicode().values())
-    tokens = byte_tokens + [t + "</w>" for t in byte_tokens]
-    tokens += ["".join(m.split()) for m in merges]
-    tokens += ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {t: i for i, t in enumerate(tokens)}
-    assert len(vocab) == VOCAB_SIZE, len(vocab)
-    return vocab, merges
-
 
 def _build_clip_tokenizer() -> CLIPTokenizer:
-    if importlib.util.find_spec("neco.neural.tokenizer") is not None:
-        from neco.errors import NecoError
-        from neco.neural.tokenizer import load_clip_tokenizer
+    from neco.neural.tokenizer import load_clip_tokenizer
 
-        try:
-            tokenizer: CLIPTokenizer = load_clip_tokenizer(None)
-        except (NecoError, OSError):  # e.g. an unwritable cache folder: build it here instead
-            pass
-        else:
-            return tokenizer
-    vocab, merges = clip_vocab_and_merges()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), "utf-8")
-        (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", "utf-8")
-        # transformers 5: CLIPTokenizer(vocab_file=..., merges_file=...) ignores the files,
-        # from_pretrained(folder) reads them.
-        return CLIPTokenizer.from_pretrained(folder, model_max_length=MAX_LENGTH)
+    tokenizer: CLIPTokenizer = load_clip_tokenizer(None)
+    return tokenizer
 
 
 @functools.cache
 def clip_tokenizer() -> CLIPTokenizer:
     """The real CLIP tokenizer (cached per process; treat it as read-only).
 
-    From ``neco.neural.tokenizer.load_clip_tokenizer(None)`` when that module exists, otherwise
-    rebuilt from the BPE file shipped with open_clip.
+    Built by ``neco.neural.tokenizer.load_clip_tokenizer(None)`` from open_clip's BPE file.
     """
     tokenizer = _build_clip_tokenizer()
     assert len(tokenizer) == VOCAB_SIZE and tokenizer.eos_token_id == EOS_ID
