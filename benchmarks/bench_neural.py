@@ -52,7 +52,7 @@ PLACES = [
 
 
 def caption(i: int) -> str:
-    extra = ", highly detailed, 8k, cinematic lighting" * (i % 5 == 0) * 4
+    extra = ", highly detailed, 8k, cinematic lighting" * (i % 5 == 0) * 10
     return f"{SUBJECTS[i % 8]} {PLACES[(i // 8) % 7]}, photographed on day {i % 365}{extra}"
 
 
