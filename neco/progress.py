@@ -46,7 +46,7 @@ class RichProgress(Progress):
         from rich.console import Console
         from rich.progress import (
             BarColumn,
-            DownloadColumn,
+            TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
@@ -56,7 +56,7 @@ class RichProgress(Progress):
         self._bars = _Bars(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            DownloadColumn(),
+            TaskProgressColumn(),
             TextColumn("{task.fields[note]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
