@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from neco._lazy import require
 from neco.errors import NecoError
+from neco.neural.device import torch_dtype
 from neco.neural.images import ImageResult, to_uint8
 from neco.progress import Progress
 
@@ -44,18 +45,6 @@ __all__ = [
     "round_trip_schema",
     "vae_round_trip",
 ]
-
-_DTYPES = ("float32", "float16", "bfloat16")
-
-
-def _torch_dtype(torch: Any, dtype: str) -> Any:
-    if dtype not in _DTYPES:
-        raise NecoError(
-            f"Unknown dtype {dtype!r}: expected one of {', '.join(_DTYPES)}. "
-            "Use float32 on a CPU; float16 or bfloat16 on a GPU."
-        )
-    return getattr(torch, dtype)
-
 
 def _place(model: Any, device: str, tdtype: Any) -> None:
     """Move ``model`` to ``device`` and, only if it differs, cast it to ``tdtype``; eval mode.
@@ -122,7 +111,7 @@ def vae_round_trip(
     torch = require("torch", "models")
     arr = _check_unit_images(images)
     _check_batch_size(batch_size)
-    tdtype = _torch_dtype(torch, dtype)
+    tdtype = torch_dtype(dtype)
     config = vae.config
     factor = 2 ** (len(config.block_out_channels) - 1)
     n, _, height, width = arr.shape
@@ -191,7 +180,7 @@ def clip_image_embeddings(
     torch = require("torch", "models")
     arr = _check_unit_images(images)
     _check_batch_size(batch_size)
-    tdtype = _torch_dtype(torch, dtype)
+    tdtype = torch_dtype(dtype)
     has_features = hasattr(clip_model, "get_image_features")
     if not has_features and not hasattr(getattr(clip_model, "config", None), "projection_dim"):
         raise NecoError(
