@@ -46,6 +46,7 @@ __all__ = [
     "vae_round_trip",
 ]
 
+
 def _place(model: Any, device: str, tdtype: Any) -> None:
     """Move ``model`` to ``device`` and, only if it differs, cast it to ``tdtype``; eval mode.
 
