@@ -93,7 +93,10 @@ def _choose_delimiter(sample: str, suffix_hint: str | None) -> str:
         return suffix_hint
     best: tuple[float, int, str] | None = None
     for rank, delim in enumerate(_DELIMITERS):
-        rows = list(csv.reader(io.StringIO(sample), delimiter=delim))[:200]
+        try:
+            rows = list(csv.reader(io.StringIO(sample), delimiter=delim))[:200]
+        except csv.Error:  # e.g. a bare carriage return in an unquoted field
+            continue
         if len(rows) > 1 and not sample.endswith("\n"):
             rows = rows[:-1]  # the last sampled row may be cut short
         if not rows or len(rows[0]) < 2:
@@ -127,7 +130,13 @@ def _read_delimited(path: Path, spec: SourceSpec, fmt: str) -> SourceReader:
         text.close()
     hint = "\t" if fmt == "tsv" else None
     delimiter = spec.delimiter or _choose_delimiter(sample, hint)
-    first = next(csv.reader(io.StringIO(sample), delimiter=delimiter), None)
+    try:
+        first = next(csv.reader(io.StringIO(sample), delimiter=delimiter), None)
+    except csv.Error as exc:
+        raise SourceError(
+            f"{path}: the header row cannot be parsed as delimited text ({exc}). Expected a "
+            "CSV/TSV file with a header row; check --format, --delimiter and --encoding."
+        ) from exc
     if not first:
         raise SourceError(f"{path} is empty: expected a header row and at least one data row.")
     if spec.header:
