@@ -15,8 +15,8 @@ probes     text encoder; social/relations           neural/probes, neural/probe_
            (``neco social --mode full``)
 latents    VAE; CLIP (``--clip``); captions with    neural/latents
            images
-attention  tokenizer, text encoder, U-Net, VAE,     neural/attention_words
-           scheduler
+attention  tokenizer, text encoder, U-Net, VAE,     neural/attention_words,
+           scheduler (POS from neco social)         neural/attention_pos
 guidance   as attention, plus CLIP                  neural/guidance, neural/guidance_diversity
 =========  =======================================  =========================================
 """
@@ -312,18 +312,50 @@ def _stage_attention(
         height=config.image_size,
         width=config.image_size,
     )
-    words = word_attention(record, pipe.tokenizer, prompts)
+    tagged = _spacy_words(ws, sample["id"].tolist())
+    word_lists = [tagged[i][0] for i in sample["id"]] if tagged else None
+    words = word_attention(record, pipe.tokenizer, prompts, words=word_lists)
     words.insert(0, "id", [sample["id"].iloc[int(i)] for i in words["prompt_index"]])
     words.insert(1, "community", [sample["community"].iloc[int(i)] for i in words["prompt_index"]])
+    info: dict[str, Any] = {
+        "captions": len(sample),
+        "words": len(words),
+        "neglected_share": round(float(words["neglected"].mean()), 4),
+    }
+    if tagged:
+        from neco.neural.attention import pos_attention
+
+        words.insert(
+            4,
+            "pos",
+            [tagged[i][1][int(j)] for i, j in zip(words["id"], words["word_index"], strict=True)],
+        )
+        by_pos = [
+            pos_attention(group, group["pos"].tolist()).assign(community=community)
+            for community, group in words.groupby("community", sort=True)
+        ]
+        table = pd.concat(by_pos, ignore_index=True)
+        ws.write_table("neural/attention_pos", pa.Table.from_pandas(table, preserve_index=False))
+        info["pos_tags"] = int(table["pos"].nunique())
     ws.write_table(
         "neural/attention_words",
         pa.Table.from_pandas(words, preserve_index=False),
         stage="neural.attention",
     )
+    return info
+
+
+def _spacy_words(ws: Workspace, ids: list[str]) -> dict[str, tuple[list[str], list[str]]] | None:
+    """Each caption's spaCy tokens and part-of-speech tags, if the social layer tagged them."""
+    if "social/tokens" not in ws.tables():
+        return None
+    tokens = ws.read_table("social/tokens", ["id", "position", "text", "pos"]).to_pandas()
+    tokens = tokens[tokens["id"].isin(set(ids))].sort_values(["id", "position"])
+    if tokens.empty or (tokens["pos"] == "").all() or set(tokens["id"]) != set(ids):
+        return None
     return {
-        "captions": len(sample),
-        "words": len(words),
-        "neglected_share": round(float(words["neglected"].mean()), 4),
+        caption_id: (group["text"].tolist(), group["pos"].tolist())
+        for caption_id, group in tokens.groupby("id", sort=False)
     }
 
 

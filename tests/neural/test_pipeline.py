@@ -88,6 +88,11 @@ def test_pipeline_every_stage_with_tiny_components(setup):
     assert set(words["id"]) <= {c[0] for c in CAPTIONS} and len(set(words["id"])) == 2
     shares = words.groupby("id")["share"].sum()
     assert shares.round(6).eq(1.0).all()  # word shares of a prompt sum to 1
+    # words are the social layer's spaCy tokens, tagged with its parts of speech
+    assert {"NOUN", "DET"} <= set(words["pos"])
+    by_pos = ws.read_table("neural/attention_pos").to_pandas()
+    totals = by_pos.groupby("community")["total_share"].sum()
+    assert totals.round(6).eq(1.0).all()  # no word of these short captions is lost
     guidance = ws.read_table("neural/guidance").to_pandas()
     assert len(guidance) == 2 * 2 * 2  # prompts x scales x seeds
     diversity = ws.read_table("neural/guidance_diversity").to_pandas()
