@@ -341,6 +341,13 @@ def social(
     ] = "fast",
     processes: Annotated[int, typer.Option(help="spaCy processes.")] = 1,
     model: Annotated[str | None, typer.Option(help="spaCy English pipeline to use.")] = None,
+    lang_model: Annotated[
+        list[str],
+        typer.Option(
+            help="spaCy pipeline for another language, LANG=MODEL (repeatable), e.g. "
+            "de=de_core_news_sm; default: spaCy's blank pipeline for that language."
+        ),
+    ] = [],  # noqa: B006
     skip: Annotated[
         list[str],
         typer.Option(
@@ -367,7 +374,9 @@ def social(
     from neco.workspace import Workspace
 
     config = SocialConfig(
-        parse=ParseConfig(mode=mode, processes=processes, model=model),
+        parse=ParseConfig(
+            mode=mode, processes=processes, model=model, lang_models=_lang_models(lang_model)
+        ),
         skip=tuple(skip),
         top_terms=top_terms,
         min_count=min_count,
@@ -395,6 +404,18 @@ def social(
         )
     out.print(table)
     out.print(f"Tables and GEXF graphs are in {workspace}; try: neco vocab -w {workspace}")
+
+
+def _lang_models(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        lang, _, name = pair.partition("=")
+        if not lang.strip() or not name.strip():
+            raise NecoError(
+                f"--lang-model takes LANG=MODEL, e.g. de=de_core_news_sm. Got {pair!r}."
+            )
+        out[lang.strip().lower()] = name.strip()
+    return out
 
 
 def _load_for_terms(workspace: Path) -> tuple[Any, Any, Any]:

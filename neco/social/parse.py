@@ -162,7 +162,11 @@ def load_pipeline(lang: str, config: ParseConfig) -> tuple[Language, str]:
         try:
             return spacy.load(name), f"{name}:{config.mode}"
         except OSError as exc:
-            raise NecoError(f"The spaCy model {name!r} for {lang!r} is not installed.") from exc
+            raise NecoError(
+                f"The spaCy model {name!r} for {lang!r} is not installed. Install it "
+                f"(`python -m spacy download {name}` on a machine with internet, or pip install "
+                "the package that ships it), or leave it out to use spaCy's blank pipeline."
+            ) from exc
     if lang == "en" and config.mode != "lexical":
         return _english(config.mode, config.model)
     return _blank(lang)

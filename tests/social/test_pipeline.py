@@ -192,3 +192,27 @@ def test_pipeline_graph_projections(workspace, tmp_path, capsys):
     assert graph.number_of_nodes() == summary["nodes"] == 16  # every caption is a node
     assert graph.has_edge("b0", "b1") or graph.has_edge("b1", "b0")  # "red kite ... dunes"
     assert main(["graph", "-w", ws, "--kind", "tree", "--out", str(target)]) == 2
+
+
+def test_pipeline_cli_lang_model_option(workspace, capsys):
+    ws = str(workspace.path)
+    assert main(["social", "-w", ws, "--lang-model", "de"]) == 2
+    assert "--lang-model takes LANG=MODEL" in capsys.readouterr().err
+    # a model that is not installed is named in the error, for the language it was asked for
+    frame_lang = workspace.sql("SELECT DISTINCT lang FROM corpus").column("lang").to_pylist()
+    assert frame_lang == [None]  # this corpus has no language column: every row is English
+    code = main(
+        [
+            "social",
+            "-w",
+            ws,
+            "--mode",
+            "lexical",
+            "--lang-model",
+            "en=nope_core_sm",
+            "--skip",
+            "semantic",
+        ]
+    )
+    assert code == 2
+    assert "The spaCy model 'nope_core_sm' for 'en' is not installed" in capsys.readouterr().err
