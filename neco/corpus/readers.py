@@ -232,25 +232,31 @@ def _iter_json_lines(
                 yield lineno, stripped, None, f"not valid JSON: {exc}"
 
 
+def _json_object_records(
+    lines: Iterator[tuple[int, str, Any, str | None]],
+    to_rows: Callable[[dict[str, Any]], Iterator[dict[str, Any]]],
+) -> Iterator[RawRecord]:
+    """Records from parsed JSON lines: each object becomes ``to_rows(object)``; a malformed
+    line or a non-object value becomes one rejected record."""
+    n = 0
+    for lineno, raw, value, error in lines:
+        if error is not None or not isinstance(value, dict):
+            n += 1
+            why = error or f"expected a JSON object, found {type(value).__name__}"
+            code = "malformed_json" if error else "not_an_object"
+            yield RawRecord(n, lineno, None, (code, why), escape_undecodable(raw))
+            continue
+        for row in to_rows(value):
+            n += 1
+            yield RawRecord(n, lineno, row)
+
+
 def _read_jsonl(path: Path, spec: SourceSpec) -> SourceReader:
     choice = detect_encoding(head_bytes(path), spec.encoding)
     state: dict[str, Any] = {"counter": None}
 
     def records() -> Iterator[RawRecord]:
-        lines = _iter_json_lines(path, choice, state)
-        for n, (lineno, raw, value, error) in enumerate(lines, start=1):
-            if error is not None:
-                yield RawRecord(n, lineno, None, ("malformed_json", error), escape_undecodable(raw))
-            elif not isinstance(value, dict):
-                yield RawRecord(
-                    n,
-                    lineno,
-                    None,
-                    ("not_an_object", f"expected a JSON object, found {type(value).__name__}"),
-                    escape_undecodable(raw),
-                )
-            else:
-                yield RawRecord(n, lineno, value)
+        return _json_object_records(_iter_json_lines(path, choice, state), lambda obj: iter([obj]))
 
     sample_state: dict[str, Any] = {}
     columns = _sample_keys(
@@ -433,17 +439,8 @@ def _read_visdial(path: Path, spec: SourceSpec) -> SourceReader:
     state: dict[str, Any] = {"counter": None}
 
     def records() -> Iterator[RawRecord]:
-        n = 0
-        for lineno, raw, value, error in _iter_json_lines(path, choice, state):
-            if error is not None or not isinstance(value, dict):
-                n += 1
-                why = error or f"expected a JSON object, found {type(value).__name__}"
-                code = "malformed_json" if error else "not_an_object"
-                yield RawRecord(n, lineno, None, (code, why), escape_undecodable(raw))
-                continue
-            for row in _dialog_rows(value, spec.dialog_rows):
-                n += 1
-                yield RawRecord(n, lineno, row)
+        lines = _iter_json_lines(path, choice, state)
+        return _json_object_records(lines, lambda obj: _dialog_rows(obj, spec.dialog_rows))
 
     reader = SourceReader(path, "visdial", columns, records, preset=preset, encoding=choice)
     reader.notes.append(f"one row per {spec.dialog_rows}, linked to the row before it")
@@ -712,13 +709,7 @@ def _read_reddit(path: Path, spec: SourceSpec) -> SourceReader:
 
     def records() -> Iterator[RawRecord]:
         lines = _iter_json_lines(path, choice, state)
-        for n, (lineno, raw, value, error) in enumerate(lines, start=1):
-            if error is not None or not isinstance(value, dict):
-                why = error or f"expected a JSON object, found {type(value).__name__}"
-                code = "malformed_json" if error else "not_an_object"
-                yield RawRecord(n, lineno, None, (code, why), escape_undecodable(raw))
-            else:
-                yield RawRecord(n, lineno, _reddit_row(value))
+        return _json_object_records(lines, lambda obj: iter([_reddit_row(obj)]))
 
     columns = ["id", "text", "parent_id", "thread_id", "author", "subreddit", "created_utc"]
     columns += ["image", "kind"]

@@ -335,7 +335,8 @@ def _renormalise(shares: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.divide(kept, total, out=np.zeros_like(kept, dtype=float), where=total > 0)
 
 
-def _check_dims(height: int, width: int, steps: int) -> None:
+def check_generation_size(height: int, width: int, steps: int) -> None:
+    """Raise a NecoError unless height and width are positive multiples of 8 and steps >= 1."""
     for label, value in (("height", height), ("width", width)):
         if not isinstance(value, int) or value <= 0 or value % 8:
             raise NecoError(
@@ -387,7 +388,7 @@ def record_generation(
 
     th = require("torch", "models")
     prompts = _check_prompts(prompts)
-    _check_dims(height, width, steps)
+    check_generation_size(height, width, steps)
     if batch_size < 1:
         raise NecoError(f"The 'batch_size' parameter must be >= 1. Got {batch_size!r}.")
     progress = progress or NullProgress()

@@ -135,14 +135,9 @@ def _check_sweep(
         raise NecoError(f"Expected seeds as ints >= 0; found {tuple(seeds)!r}. Use e.g. (0, 1).")
     if len(set(seeds)) != len(seeds):
         raise NecoError(f"Expected distinct seeds; found {tuple(seeds)!r}. Drop the repeats.")
-    for label, value in (("height", height), ("width", width)):
-        if not isinstance(value, int) or value <= 0 or value % 8:
-            raise NecoError(
-                f"The {label!r} must be a positive multiple of 8 (the VAE downsamples by 8). "
-                f"Got {value!r}; use e.g. 512."
-            )
-    if not isinstance(steps, int) or steps < 1:
-        raise NecoError(f"The 'steps' parameter must be an int >= 1. Got {steps!r}; use e.g. 20.")
+    from neco.neural.attention import check_generation_size
+
+    check_generation_size(height, width, steps)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise NecoError(f"The 'batch_size' parameter must be an int >= 1. Got {batch_size!r}.")
 
