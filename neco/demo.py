@@ -43,7 +43,7 @@ def run_demo(
     Returns ``{"workspace", "ingest", "stages"}``; ``ingest`` is the ingest report as a dict,
     ``stages`` a list of ``{"name", "status", "detail"}``.
     """
-    from neco.cli import read_recipe
+    from neco.corpus.recipe import read_recipe
     from neco.workspace import Workspace
 
     progress = progress or NullProgress()

@@ -1,9 +1,11 @@
-"""The model layer end to end: each stage of a latent diffusion model as workspace tables.
+"""The model layer as stages on a workspace (see :mod:`neco.stages` for the contract).
 
-:func:`run_neural` runs the requested stages on a workspace's corpus. A stage whose weights
-are not on this machine stops with a message naming what is missing and how to get it, is
-recorded as skipped, and the other stages go on. The tokenizer stage needs no weights (CLIP's
-BPE vocabulary ships with an installed package), so it always runs.
+:func:`run_neural` runs the requested stages. Every stage except ``tokens`` measures the
+workspace's item sample (:mod:`neco.sample`), the same captions the social layer's reference
+vectors describe. A stage whose weights are not on this machine is recorded as skipped with a
+message naming what is missing and how to get it, and the other stages go on. The tokenizer
+stage needs no weights (CLIP's BPE vocabulary ships with an installed package), so it always
+runs, on every caption. Models are loaded once per run and shared by the stages that use them.
 
 =========  =======================================  =========================================
 stage      needs                                    tables written
@@ -13,8 +15,8 @@ tokens     nothing (CLIP BPE vocabulary)            neural/token_captions, neura
 text       text encoder (``--components``)          neural/text_pooled (+ neural/text_hidden)
 probes     text encoder; social/relations           neural/probes, neural/probe_summary
            (``neco social --mode full``)
-latents    VAE; CLIP (``--clip``); captions with    neural/latents
-           images
+latents    VAE (``--vae``); CLIP (``--clip``);      neural/latents
+           sampled captions with images
 attention  tokenizer, text encoder, U-Net, VAE,     neural/attention_words,
            scheduler (POS from neco social)         neural/attention_pos
 guidance   as attention, plus CLIP                  neural/guidance, neural/guidance_diversity
@@ -23,9 +25,8 @@ guidance   as attention, plus CLIP                  neural/guidance, neural/guid
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,7 +34,17 @@ import pandas as pd
 import pyarrow as pa
 
 from neco.errors import NecoError
-from neco.progress import NullProgress, Progress
+from neco.progress import Progress
+from neco.sample import SAMPLE_STAGE, sample_params
+from neco.stages import (
+    Input,
+    Stage,
+    StageContext,
+    StageOutput,
+    StageReport,
+    StageSkipped,
+    run_stages,
+)
 
 if TYPE_CHECKING:
     from neco.workspace import Workspace
@@ -43,11 +54,12 @@ STAGES = ("tokens", "text", "probes", "latents", "attention", "guidance")
 
 @dataclass
 class NeuralConfig:
-    """Parameters of the model layer (recorded in the manifest)."""
+    """Parameters of the model layer: the one place their defaults live (the CLI reads them)."""
 
     stages: tuple[str, ...] = ("tokens",)
     components: str = "sd15"
     clip: str = "clip-l14"
+    vae: str | None = None  # None: the pipeline's own VAE (``components``)
     device: str | None = None
     dtype: str | None = None
     batch_size: int = 32
@@ -63,256 +75,325 @@ class NeuralConfig:
         unknown = sorted(set(self.stages) - set(STAGES))
         if unknown:
             raise NecoError(f"Unknown stage(s) {unknown}. Stages: {', '.join(STAGES)}.")
-        if self.sample < 1 or self.batch_size < 1:
+        for name in ("sample", "batch_size", "steps", "image_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise NecoError(
+                    f"The '{name}' parameter of the model layer must be an int >= 1. "
+                    f"Got {value!r} instead."
+                )
+        if self.image_size % 8:
             raise NecoError(
-                f"--sample and --batch-size must be >= 1. Got {self.sample} and {self.batch_size}."
+                f"The 'image_size' parameter must be divisible by 8 (the VAE's factor). "
+                f"Got {self.image_size}."
             )
+
+    def params(self) -> dict[str, Any]:
+        """Run parameters as the stages read them; device and dtype resolved."""
+        out = asdict(self)
+        out.pop("stages")
+        out["guidance_scales"] = list(self.guidance_scales)
+        out["guidance_seeds"] = list(self.guidance_seeds)
+        return out
 
 
 @dataclass
 class NeuralResult:
-    """Per stage: ``status`` (ran / skipped), seconds, and a short summary or the reason."""
+    """How each stage went (``ran``, ``unchanged``, ``skipped`` with its reason)."""
 
-    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reports: list[StageReport] = field(default_factory=list)
+
+    @property
+    def stages(self) -> dict[str, dict[str, Any]]:
+        """Per stage (without the ``neural.`` prefix): status, seconds, summary or reason."""
+        return {
+            r.name.removeprefix("neural."): r.to_dict()
+            for r in self.reports
+            if r.name.startswith("neural.")
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stages": self.stages}
+        return {"stages": {r.name: r.to_dict() for r in self.reports}}
 
 
-def _sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """Up to ``n`` captions, spread over communities as evenly as possible (seeded)."""
-    if len(frame) <= n:
-        return frame
-    groups = frame.groupby("community", sort=True)
-    per = max(1, n // groups.ngroups)
-    picked = groups.sample(frac=1.0, random_state=seed).groupby("community").head(per)
-    if len(picked) < n:
-        rest = frame.drop(picked.index).sample(n - len(picked), random_state=seed)
-        picked = pd.concat([picked, rest])
-    return picked.head(n).sort_index()
-
-
-def _graph_terms(ws: Workspace) -> dict[str, list[str]] | None:
-    """Each community's terms in its social co-occurrence graph, if the NLP layer ran."""
-    if "social/cooc_nodes" not in ws.tables():
-        return None
-    nodes = ws.read_table("social/cooc_nodes", ["node", "scope"]).to_pandas()
-    return {
-        str(scope): group["node"].astype(str).tolist()
-        for scope, group in nodes.groupby("scope")
-        if scope != "all"
-    }
-
-
-def _vectors(values: np.ndarray) -> pa.Array:
-    """Rows of a 2-D array as a fixed-size list column of float16."""
+def vector_column(values: np.ndarray) -> pa.Array:
+    """Rows of a 2-D array as a fixed-size list column of float16 (model outputs)."""
     flat = pa.array(values.astype(np.float16).ravel())
     return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+
+
+# --------------------------------------------------------------------------- shared parts
+
+
+def _device(ctx: StageContext) -> Any:
+    from neco.neural.device import choose_device
+
+    return ctx.cached("device", lambda: choose_device(ctx.params["device"], ctx.params["dtype"]))
+
+
+def _models(ctx: StageContext, spec: str, kinds: Sequence[str]) -> dict[str, Any]:
+    """Components of set ``spec``, each loaded once per run and shared between stages."""
+    from neco.neural.components import load_set
+
+    device = _device(ctx)
+    out = {}
+    for kind in kinds:
+        out[kind] = ctx.cached(
+            f"{spec}:{kind}",
+            lambda kind=kind: load_set(spec, kinds=[kind], device=device)[kind],
+        )
+    return out
+
+
+def _infos(models: dict[str, Any]) -> list[dict[str, Any]]:
+    from neco.neural.components import info_of
+
+    out = []
+    for obj in models.values():
+        try:
+            out.append(info_of(obj).as_dict())
+        except NecoError:
+            out.append({"cls": type(obj).__name__, "weights": "unknown"})
+    return out
+
+
+def _requires(spec_key: str, kinds: Sequence[str]) -> Any:
+    """A stage's component check: identifiers of what it would load, or StageSkipped."""
+
+    def check(params: dict[str, Any]) -> list[str]:
+        from neco.neural.components import availability, load_set
+
+        spec = params[spec_key]
+        try:
+            rows = {r["component"]: r for r in availability(spec)}
+        except NecoError as exc:
+            raise StageSkipped(str(exc)) from exc
+        ids = []
+        # The tokenizer last: when it alone is absent, neco's bundled CLIP tokenizer (the
+        # same vocabulary) stands in, so the message should name the missing weights.
+        for kind in sorted(kinds, key=lambda k: k == "tokenizer"):
+            row = rows.get(kind)
+            if kind == "tokenizer" and (row is None or not row["available"]):
+                ids.append(f"{spec}:tokenizer@bundled")
+                continue
+            if row is None or not row["available"]:
+                try:  # the loader's own message names what is missing and how to get it
+                    load_set(spec, kinds=[kind])
+                except NecoError as exc:
+                    raise StageSkipped(str(exc)) from exc
+                raise StageSkipped(f"{spec} has no {kind}")
+            ids.append(f"{spec}:{kind}@{row['where']}")
+        return ids
+
+    return check
+
+
+def _all_of(*checks: Any) -> Any:
+    def check(params: dict[str, Any]) -> list[str]:
+        return [i for c in checks for i in c(params)]
+
+    return check
+
+
+def _items(ctx: StageContext, columns: Sequence[str], first: int | None = None) -> pd.DataFrame:
+    """The item sample joined with corpus ``columns``, in sample order."""
+    items = ctx.frame("sample/items").sort_values("order")
+    if first is not None:
+        items = items.head(first)
+    corpus = ctx.frame("corpus", ["id", *[c for c in columns if c not in ("id", "community")]])
+    return items.merge(corpus, on="id", how="left", validate="one_to_one").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- stages
 
 
-def _stage_tokens(ws: Workspace, frame: pd.DataFrame, config: NeuralConfig) -> dict[str, Any]:
+def _run_tokens(ctx: StageContext) -> StageOutput:
     from neco.neural.components import load_set
     from neco.neural.tokenizer import community_summary, load_clip_tokenizer, tokenize_captions
 
+    frame = ctx.frame("corpus", ["id", "text", "community"])
     try:
-        tokenizer = load_set(config.components, kinds=["tokenizer"], fallback_tokenizer=False)[
-            "tokenizer"
-        ]
-        source = config.components
+        tokenizer = load_set(
+            ctx.params["components"], kinds=["tokenizer"], fallback_tokenizer=False
+        )["tokenizer"]
+        source = ctx.params["components"]
     except NecoError:
         tokenizer = load_clip_tokenizer(None)
         source = "CLIP BPE vocabulary (open_clip package)"
     tok = tokenize_captions(
         frame["id"].tolist(), frame["text"].tolist(), frame["community"].tolist(), tokenizer
     )
-    summary = community_summary(tok, _graph_terms(ws))
-    ws.write_table("neural/token_captions", tok.captions)
-    ws.write_table("neural/token_words", tok.words)
-    ws.write_table(
-        "neural/token_summary", summary, stage="neural.tokens", stage_info={"tokenizer": source}
-    )
+    summary = community_summary(tok)
     rows = summary.to_pylist()
-    worst = max(rows, key=lambda r: r["truncation_rate"]) if rows else None
     info: dict[str, Any] = {"tokenizer": source, "captions": tok.captions.num_rows}
+    worst = max(rows, key=lambda r: r["truncation_rate"] or 0) if rows else None
     if worst is not None:
         info["most_truncated"] = f"{worst['community']} ({worst['truncation_rate']:.1%})"
-    return info
-
-
-def _load(config: NeuralConfig, kinds: Sequence[str]) -> dict[str, Any]:
-    from neco.neural.components import load_set
-    from neco.neural.device import choose_device
-
-    return load_set(
-        config.components, kinds=list(kinds), device=choose_device(config.device, config.dtype)
+    return StageOutput(
+        {
+            "neural/token_captions": tok.captions,
+            "neural/token_words": tok.words,
+            "neural/token_summary": summary,
+        },
+        info,
+        components=[{"name": "tokenizer", "source": source, "weights": "none"}],
     )
 
 
-def _encoder(config: NeuralConfig) -> tuple[Any, Any, Any]:
-    from neco.neural.device import choose_device
-
-    models = _load(config, ["tokenizer", "text_encoder"])
-    return models["tokenizer"], models["text_encoder"], choose_device(config.device, config.dtype)
-
-
-def _stage_text(
-    ws: Workspace, frame: pd.DataFrame, config: NeuralConfig, progress: Progress
-) -> dict[str, Any]:
+def _run_text(ctx: StageContext) -> StageOutput:
     from neco.neural.text import encode_texts
 
-    tokenizer, encoder, device = _encoder(config)
+    frame = _items(ctx, ["text"])
+    models = _models(ctx, ctx.params["components"], ["tokenizer", "text_encoder"])
+    device = _device(ctx)
     emb = encode_texts(
         frame["text"].tolist(),
-        tokenizer,
-        encoder,
+        models["tokenizer"],
+        models["text_encoder"],
         device=device,
-        batch_size=config.batch_size,
-        hidden_states=config.hidden_states,
-        progress=progress,
+        batch_size=ctx.params["batch_size"],
+        hidden_states=ctx.params["hidden_states"],
+        progress=ctx.progress,
     )
-    table = pa.table(
+    tables: dict[str, Any] = {
+        "neural/text_pooled": pa.table(
+            {
+                "id": frame["id"].tolist(),
+                "community": frame["community"].tolist(),
+                "pooled": vector_column(emb.pooled),
+            }
+        )
+    }
+    if ctx.params["hidden_states"] and emb.hidden is not None:
+        hidden = emb.hidden.reshape(len(frame), -1)
+        tables["neural/text_hidden"] = pa.table(
+            {"id": frame["id"].tolist(), "hidden": vector_column(hidden)}
+        )
+    return StageOutput(
+        tables,
         {
-            "id": frame["id"].tolist(),
-            "community": frame["community"].tolist(),
-            "pooled": _vectors(emb.pooled),
-        }
-    )
-    ws.write_table(
-        "neural/text_pooled",
-        table,
-        stage="neural.text",
-        stage_info={
-            "components": config.components,
+            "captions": len(frame),
+            "dim": int(emb.pooled.shape[1]),
             "device": device.device,
             "dtype": device.dtype,
         },
+        components=_infos(models),
     )
-    if config.hidden_states and emb.hidden is not None:
-        hidden = emb.hidden.reshape(len(frame), -1)
-        ws.write_table(
-            "neural/text_hidden", pa.table({"id": frame["id"].tolist(), "hidden": _vectors(hidden)})
-        )
-    return {
-        "captions": len(frame),
-        "dim": int(emb.pooled.shape[1]),
-        "device": device.device,
-        "dtype": device.dtype,
-    }
 
 
-def _stage_probes(
-    ws: Workspace, frame: pd.DataFrame, config: NeuralConfig, progress: Progress
-) -> dict[str, Any]:
+def _run_probes(ctx: StageContext) -> StageOutput:
     from neco.neural.probes import minimal_pairs, probe_pairs, probe_summary
     from neco.neural.text import encode_texts
 
-    if "social/relations" not in ws.tables():
-        raise NecoError(
-            "Relation probes need the social layer's relations. Run: neco social --mode full"
-        )
-    relations = ws.read_table("social/relations").to_pandas()
-    tokens = ws.read_table("social/tokens", ["id", "position", "text", "start", "end"]).to_pandas()
+    frame = _items(ctx, ["text"])
+    ids = set(frame["id"])
+    relations = ctx.frame("social/relations")
+    relations = relations[relations["id"].isin(ids)]
+    tokens = ctx.frame("social/tokens", ["id", "position", "text", "start", "end"])
+    tokens = tokens[tokens["id"].isin(ids)]
     texts = dict(zip(frame["id"], frame["text"], strict=True))
-    pairs = minimal_pairs(relations, tokens, texts, seed=config.seed)
+    pairs = minimal_pairs(relations, tokens, texts, seed=ctx.params["seed"])
     if pairs.empty:
-        return {"pairs": 0, "note": "no minimal pairs could be made from this corpus"}
-    tokenizer, encoder, device = _encoder(config)
+        raise StageSkipped("no minimal pairs could be made from the sampled captions' relations")
+    models = _models(ctx, ctx.params["components"], ["tokenizer", "text_encoder"])
+    device = _device(ctx)
 
     def encode(batch: list[str]) -> np.ndarray:
         pooled = encode_texts(
-            batch, tokenizer, encoder, device=device, batch_size=config.batch_size
+            batch,
+            models["tokenizer"],
+            models["text_encoder"],
+            device=device,
+            batch_size=ctx.params["batch_size"],
         ).pooled.astype(np.float32)
         norms: np.ndarray = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.maximum(norms, 1e-12)
 
     probed = probe_pairs(pairs, encode)
-    summary = probe_summary(probed)
-    ws.write_table("neural/probes", pa.Table.from_pandas(probed, preserve_index=False))
-    ws.write_table(
-        "neural/probe_summary",
-        pa.Table.from_pandas(summary, preserve_index=False),
-        stage="neural.probes",
+    return StageOutput(
+        {"neural/probes": probed, "neural/probe_summary": probe_summary(probed)},
+        {"pairs": len(probed), "mean_sensitivity": round(float(1 - probed["cosine"].mean()), 4)},
+        components=_infos(models),
     )
-    return {"pairs": len(probed), "mean_sensitivity": round(float(1 - probed["cosine"].mean()), 4)}
 
 
-def _clip(config: NeuralConfig) -> tuple[Any, Any, Any]:
-    from neco.neural.components import load_set
-    from neco.neural.device import choose_device
-
-    device = choose_device(config.device, config.dtype)
-    models = load_set(config.clip, kinds=["clip", "clip_processor"], device=device)
-    return models["clip"], models["clip_processor"], device
-
-
-def _stage_latents(
-    ws: Workspace, frame: pd.DataFrame, config: NeuralConfig, progress: Progress
-) -> dict[str, Any]:
+def _run_latents(ctx: StageContext) -> StageOutput:
     from neco.neural.images import psnr, read_images, ssim
     from neco.neural.latents import clip_image_embeddings, latent_round_trip_table, vae_round_trip
 
-    with_images = frame[frame["image"].notna()]
+    frame = _items(ctx, ["image"])
+    with_images = frame[frame["image"].notna()].drop_duplicates("image")
     if with_images.empty:
-        return {"captions_with_images": 0, "note": "no caption has an image"}
-    images = with_images.drop_duplicates("image")
-    pixels, results = read_images(images["image"].tolist(), size=config.image_size)
-    vae = _load(config, ["vae"])["vae"]
-    clip, processor, device = _clip(config)
+        raise StageSkipped("no sampled caption has an image")
+    pixels, results = read_images(with_images["image"].tolist(), size=ctx.params["image_size"])
+    vae_spec = ctx.params["vae"] or ctx.params["components"]
+    vae = _models(ctx, vae_spec, ["vae"])["vae"]
+    clip_models = _models(ctx, ctx.params["clip"], ["clip", "clip_processor"])
+    device = _device(ctx)
     _, recon = vae_round_trip(
         vae,
         pixels,
         device=device.device,
         dtype=device.dtype,
-        batch_size=config.batch_size,
-        seed=config.seed,
+        batch_size=ctx.params["batch_size"],
+        seed=ctx.params["seed"],
     )
+    clip, processor = clip_models["clip"], clip_models["clip_processor"]
     emb_a = clip_image_embeddings(pixels, clip, processor, device=device.device, dtype=device.dtype)
     emb_b = clip_image_embeddings(recon, clip, processor, device=device.device, dtype=device.dtype)
     table = latent_round_trip_table(
-        images["id"].tolist(), results, psnr(pixels, recon), ssim(pixels, recon), emb_a, emb_b
+        with_images["id"].tolist(),
+        results,
+        psnr(pixels, recon),
+        ssim((pixels + 1) / 2, (recon + 1) / 2, data_range=1.0),
+        emb_a,
+        emb_b,
     )
-    ws.write_table("neural/latents", table, stage="neural.latents")
     ok = sum(r.ok for r in results)
-    return {"images": len(results), "readable": ok, "unreadable": len(results) - ok}
-
-
-def _pipeline(config: NeuralConfig) -> Any:
-    diffusers = __import__("neco._lazy", fromlist=["require"]).require("diffusers", "models")
-    models = _load(config, ["tokenizer", "text_encoder", "unet", "vae", "scheduler"])
-    pipe = diffusers.StableDiffusionPipeline(
-        vae=models["vae"],
-        text_encoder=models["text_encoder"],
-        tokenizer=models["tokenizer"],
-        unet=models["unet"],
-        scheduler=models["scheduler"],
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
+    return StageOutput(
+        {"neural/latents": table},
+        {"images": len(results), "readable": ok, "unreadable": len(results) - ok},
+        components=_infos({"vae": vae, **clip_models}),
     )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
-def _stage_attention(
-    ws: Workspace, frame: pd.DataFrame, config: NeuralConfig, progress: Progress
-) -> dict[str, Any]:
-    from neco.neural.attention import record_generation, word_attention
+def _pipeline(ctx: StageContext) -> Any:
+    def build() -> Any:
+        from neco._lazy import require
 
-    sample = _sample(frame, config.sample, config.seed)
-    pipe = _pipeline(config)
+        diffusers = require("diffusers", "models")
+        models = _models(
+            ctx, ctx.params["components"], ["tokenizer", "text_encoder", "unet", "vae", "scheduler"]
+        )
+        pipe = diffusers.StableDiffusionPipeline(
+            **models, safety_checker=None, feature_extractor=None, requires_safety_checker=False
+        )
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    return ctx.cached("pipeline", build)
+
+
+def _pipeline_infos(ctx: StageContext) -> list[dict[str, Any]]:
+    kinds = ["tokenizer", "text_encoder", "unet", "vae", "scheduler"]
+    return _infos(_models(ctx, ctx.params["components"], kinds))
+
+
+def _run_attention(ctx: StageContext) -> StageOutput:
+    from neco.neural.attention import pos_attention, record_generation, word_attention
+
+    sample = _items(ctx, ["text"], first=ctx.params["sample"])
+    pipe = _pipeline(ctx)
     prompts = sample["text"].tolist()
     record = record_generation(
         pipe,
         prompts,
-        seed=config.seed,
-        steps=config.steps,
-        height=config.image_size,
-        width=config.image_size,
+        seed=ctx.params["seed"],
+        steps=ctx.params["steps"],
+        height=ctx.params["image_size"],
+        width=ctx.params["image_size"],
     )
-    tagged = _spacy_words(ws, sample["id"].tolist())
+    tagged = _spacy_words(ctx, sample["id"].tolist())
     word_lists = [tagged[i][0] for i in sample["id"]] if tagged else None
     words = word_attention(record, pipe.tokenizer, prompts, words=word_lists)
     words.insert(0, "id", [sample["id"].iloc[int(i)] for i in words["prompt_index"]])
@@ -322,9 +403,8 @@ def _stage_attention(
         "words": len(words),
         "neglected_share": round(float(words["neglected"].mean()), 4),
     }
+    tables: dict[str, Any] = {}
     if tagged:
-        from neco.neural.attention import pos_attention
-
         words.insert(
             4,
             "pos",
@@ -334,22 +414,21 @@ def _stage_attention(
             pos_attention(group, group["pos"].tolist()).assign(community=community)
             for community, group in words.groupby("community", sort=True)
         ]
-        table = pd.concat(by_pos, ignore_index=True)
-        ws.write_table("neural/attention_pos", pa.Table.from_pandas(table, preserve_index=False))
-        info["pos_tags"] = int(table["pos"].nunique())
-    ws.write_table(
-        "neural/attention_words",
-        pa.Table.from_pandas(words, preserve_index=False),
-        stage="neural.attention",
-    )
-    return info
+        tables["neural/attention_pos"] = pd.concat(by_pos, ignore_index=True)
+        info["pos_tags"] = int(tables["neural/attention_pos"]["pos"].nunique())
+    else:
+        words.insert(4, "pos", pd.Series([None] * len(words), dtype=object))
+    tables["neural/attention_words"] = words
+    return StageOutput(tables, info, components=_pipeline_infos(ctx))
 
 
-def _spacy_words(ws: Workspace, ids: list[str]) -> dict[str, tuple[list[str], list[str]]] | None:
+def _spacy_words(
+    ctx: StageContext, ids: list[str]
+) -> dict[str, tuple[list[str], list[str]]] | None:
     """Each caption's spaCy tokens and part-of-speech tags, if the social layer tagged them."""
-    if "social/tokens" not in ws.tables():
+    if not ctx.has("social/tokens"):
         return None
-    tokens = ws.read_table("social/tokens", ["id", "position", "text", "pos"]).to_pandas()
+    tokens = ctx.frame("social/tokens", ["id", "position", "text", "pos"])
     tokens = tokens[tokens["id"].isin(set(ids))].sort_values(["id", "position"])
     if tokens.empty or (tokens["pos"] == "").all() or set(tokens["id"]) != set(ids):
         return None
@@ -359,82 +438,145 @@ def _spacy_words(ws: Workspace, ids: list[str]) -> dict[str, tuple[list[str], li
     }
 
 
-def _stage_guidance(
-    ws: Workspace, frame: pd.DataFrame, config: NeuralConfig, progress: Progress
-) -> dict[str, Any]:
+def _run_guidance(ctx: StageContext) -> StageOutput:
     from neco.neural.guidance import diversity_table, guidance_sweep
     from neco.neural.images import from_uint8
     from neco.neural.latents import clip_image_embeddings
 
-    sample = _sample(frame, config.sample, config.seed)
-    pipe = _pipeline(config)
-    clip, processor, device = _clip(config)
+    sample = _items(ctx, ["text"], first=ctx.params["sample"])
+    pipe = _pipeline(ctx)
+    clip_models = _models(ctx, ctx.params["clip"], ["clip", "clip_processor"])
+    device = _device(ctx)
 
     def embed(images: np.ndarray) -> np.ndarray:
         return clip_image_embeddings(
-            from_uint8(images), clip, processor, device=device.device, dtype=device.dtype
+            from_uint8(images),
+            clip_models["clip"],
+            clip_models["clip_processor"],
+            device=device.device,
+            dtype=device.dtype,
         )
 
     result = guidance_sweep(
         pipe,
         sample["text"].tolist(),
-        scales=config.guidance_scales,
-        seeds=config.guidance_seeds,
-        steps=config.steps,
-        height=config.image_size,
-        width=config.image_size,
+        scales=ctx.params["guidance_scales"],
+        seeds=ctx.params["guidance_seeds"],
+        steps=ctx.params["steps"],
+        height=ctx.params["image_size"],
+        width=ctx.params["image_size"],
         embed=embed,
-        progress=progress,
+        progress=ctx.progress,
     )
     table = result.table.copy()
     table.insert(0, "id", [sample["id"].iloc[int(i)] for i in table["prompt_index"]])
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     if result.embeddings is not None:
-        arrow = arrow.append_column("embedding", _vectors(result.embeddings))
-    ws.write_table("neural/guidance", arrow)
-    diversity = diversity_table(result)
-    ws.write_table(
-        "neural/guidance_diversity",
-        pa.Table.from_pandas(diversity, preserve_index=False),
-        stage="neural.guidance",
+        arrow = arrow.append_column("embedding", vector_column(result.embeddings))
+    else:
+        arrow = arrow.append_column("embedding", pa.nulls(arrow.num_rows, pa.list_(pa.float16())))
+    return StageOutput(
+        {"neural/guidance": arrow, "neural/guidance_diversity": diversity_table(result)},
+        {"captions": len(sample), "samples": len(table)},
+        components=_pipeline_infos(ctx) + _infos(clip_models),
     )
-    return {"captions": len(sample), "samples": len(table)}
 
 
-_RUNNERS = {
-    "text": _stage_text,
-    "probes": _stage_probes,
-    "latents": _stage_latents,
-    "attention": _stage_attention,
-    "guidance": _stage_guidance,
-}
+_SAMPLED = Input("sample/items")
+_GENERATION = ("tokenizer", "text_encoder", "unet", "vae", "scheduler")
+_GEN_PARAMS = ("components", "device", "dtype", "sample", "seed", "steps", "image_size")
+
+
+def _vae_check(params: dict[str, Any]) -> list[str]:
+    key = "vae" if params.get("vae") else "components"
+    return _requires(key, ["vae"])(params)
+
+
+NEURAL_STAGES: list[Stage] = [
+    Stage(
+        "neural.tokens",
+        inputs=(Input("corpus", ("id", "text", "community")),),
+        outputs=("neural/token_captions", "neural/token_words", "neural/token_summary"),
+        run=_run_tokens,
+        params=("components",),
+        doc="CLIP BPE tokens per caption, truncation at 77, words lost, pieces per word",
+    ),
+    Stage(
+        "neural.text",
+        inputs=(_SAMPLED, Input("corpus", ("id", "text"))),
+        outputs=("neural/text_pooled", "neural/text_hidden"),
+        run=_run_text,
+        params=("components", "device", "dtype", "hidden_states"),
+        components=_requires("components", ["tokenizer", "text_encoder"]),
+        doc="CLIP text encoder vectors of the item sample",
+    ),
+    Stage(
+        "neural.probes",
+        inputs=(
+            _SAMPLED,
+            Input("corpus", ("id", "text")),
+            Input("social/relations"),
+            Input("social/tokens", ("id", "position", "text", "start", "end")),
+        ),
+        outputs=("neural/probes", "neural/probe_summary"),
+        run=_run_probes,
+        params=("components", "device", "dtype", "seed"),
+        components=_requires("components", ["tokenizer", "text_encoder"]),
+        doc="minimal pairs from the corpus's own relations through the text encoder",
+    ),
+    Stage(
+        "neural.latents",
+        inputs=(_SAMPLED, Input("corpus", ("id", "image"))),
+        outputs=("neural/latents",),
+        run=_run_latents,
+        params=("components", "vae", "clip", "device", "dtype", "image_size", "seed"),
+        components=_all_of(_vae_check, _requires("clip", ["clip", "clip_processor"])),
+        doc="VAE round trip of the sampled captions' images: PSNR, SSIM, CLIP cosine",
+    ),
+    Stage(
+        "neural.attention",
+        inputs=(
+            _SAMPLED,
+            Input("corpus", ("id", "text")),
+            Input("social/tokens", ("id", "position", "text", "pos"), optional=True),
+        ),
+        outputs=("neural/attention_words", "neural/attention_pos"),
+        run=_run_attention,
+        params=_GEN_PARAMS,
+        components=_requires("components", _GENERATION),
+        doc="U-Net cross-attention per word and part of speech (after DAAM)",
+    ),
+    Stage(
+        "neural.guidance",
+        inputs=(_SAMPLED, Input("corpus", ("id", "text"))),
+        outputs=("neural/guidance", "neural/guidance_diversity"),
+        run=_run_guidance,
+        params=(*_GEN_PARAMS, "clip", "guidance_scales", "guidance_seeds"),
+        components=_all_of(
+            _requires("components", _GENERATION), _requires("clip", ["clip", "clip_processor"])
+        ),
+        doc="samples across guidance scales and seeds: CLIP embeddings, Vendi diversity",
+    ),
+]
+
+
+def neural_stages(names: Sequence[str]) -> list[Stage]:
+    """The chosen stages in running order, the item sample first when one of them needs it."""
+    chosen = [s for s in NEURAL_STAGES if s.name.removeprefix("neural.") in names]
+    needs_sample = any(_SAMPLED in s.inputs for s in chosen)
+    return ([SAMPLE_STAGE] if needs_sample else []) + chosen
 
 
 def run_neural(
-    ws: Workspace, config: NeuralConfig | None = None, progress: Progress | None = None
+    ws: Workspace,
+    config: NeuralConfig | None = None,
+    progress: Progress | None = None,
+    *,
+    force: bool = False,
 ) -> NeuralResult:
     """Run the requested stages; a stage that cannot run is skipped with its reason."""
     config = config or NeuralConfig()
-    progress = progress or NullProgress()
     ws.require()
-    frame = ws.corpus(["id", "text", "community", "image"])
-    result = NeuralResult()
-    for stage in STAGES:
-        if stage not in config.stages:
-            continue
-        start = time.perf_counter()
-        try:
-            if stage == "tokens":
-                info = _stage_tokens(ws, frame, config)
-            else:
-                info = _RUNNERS[stage](ws, frame, config, progress)
-            status = "ran"
-        except NecoError as exc:
-            info, status = {"reason": str(exc)}, "skipped"
-        result.stages[stage] = {
-            "status": status,
-            "seconds": round(time.perf_counter() - start, 2),
-            **info,
-        }
-    ws.record_stage("neural", {"config": dict(config.__dict__), "stages": result.stages})
-    return result
+    params = {**config.params(), **sample_params(ws)}
+    reports = run_stages(ws, neural_stages(config.stages), params, progress=progress, force=force)
+    return NeuralResult(reports)

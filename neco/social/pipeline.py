@@ -1,37 +1,34 @@
-"""The NLP layer end to end, reading the workspace and writing its tables into it.
+"""The NLP layer as stages on a workspace (see :mod:`neco.stages` for the contract).
 
-:func:`run_social` parses the corpus (cached by content), segments prompts, computes keyness
-for every community, builds the term co-occurrence backbone with its communities and
-centralities, the discourse views, the semantic kNN graph and (full mode) the relations.
+:func:`run_social` runs the stages below in order; each is skipped when its inputs and
+parameters are unchanged since it last ran, and commits its tables together.
 
-Workspace tables written (DuckDB views in brackets):
-
-=========================  ==========================  ======================================
-table                      view                        rows
-=========================  ==========================  ======================================
-social/tokens              social_tokens               one per token (``neco.social.parse``)
-social/chunks, entities    social_chunks, ...          full mode: noun chunks, entities
-social/specifiers          social_specifiers           prompt specifiers of prompt communities
-social/keyness             social_keyness              community x term keyness (lemmas)
-social/cooc_nodes, _edges  social_cooc_nodes, ...      co-occurrence backbone, per scope
-social/discourse_threads   social_discourse_threads    one per thread
-social/discourse_edges     social_discourse_edges      reply links with authors
-social/semantic_edges      social_semantic_edges       kNN graph of caption embeddings
-social/relations           social_relations            dependency triples (full mode)
-social/relation_counts     social_relation_counts      triples per community
-=========================  ==========================  ======================================
+=====================  ==========================================  ==========================
+stage                  reads                                       writes
+=====================  ==========================================  ==========================
+social.parse           corpus (id, text, community, lang)          social/tokens, chunks,
+                                                                   entities
+sample                 corpus (id, community)                      sample/items
+social.prompts         corpus (id, text, community, meta)          social/specifiers
+social.keyness         social/tokens, corpus (id, community)       social/keyness
+social.cooccurrence    social/tokens, corpus (id, community)       social/cooc_nodes, _edges
+social.discourse       corpus (id, parent, thread, author, ...)    social/discourse_edges,
+                                                                   _threads
+social.semantic        sample/items, corpus (id, text)             social/reference_vectors,
+                                                                   social/semantic_edges
+social.relations       social/tokens                               social/relations,
+                                                                   relation_counts
+=====================  ==========================================  ==========================
 
 Graphs are also written as GEXF (for Gephi and ``networkx.read_gexf``) under
-``<workspace>/social/graphs/``.
+``<workspace>/social/graphs/``. Every table is declared in :mod:`neco.catalogue`.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,8 +36,18 @@ import pandas as pd
 import pyarrow as pa
 
 from neco.errors import NecoError
-from neco.progress import NullProgress, Progress
-from neco.social.parse import PARSE_VERSION, ParseConfig, ParseResult, corpus_digest, parse_texts
+from neco.progress import Progress
+from neco.sample import SAMPLE_STAGE, sample_params
+from neco.social.parse import PARSE_VERSION, ParseConfig
+from neco.stages import (
+    Input,
+    Stage,
+    StageContext,
+    StageOutput,
+    StageReport,
+    StageSkipped,
+    run_stages,
+)
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -52,7 +59,7 @@ STEPS = ("parse", "prompts", "keyness", "cooccurrence", "discourse", "semantic",
 
 @dataclass
 class SocialConfig:
-    """Parameters of the NLP layer (recorded in the manifest)."""
+    """Parameters of the NLP layer: the one place their defaults live (the CLI reads them)."""
 
     parse: ParseConfig = field(default_factory=ParseConfig)
     skip: tuple[str, ...] = ()
@@ -64,87 +71,94 @@ class SocialConfig:
     backbone_alpha: float = 0.2
     keyness_min_count: int = 3
     semantic_k: int = 10
-    semantic_max: int = 50_000
+    semantic_model: str = "all-MiniLM-L6-v2"
     prompt_communities: tuple[str, ...] | None = None  # None: detect
     seed: int = 0
 
-    def record(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k != "parse"}
-        out["parse"] = dict(self.parse.__dict__)
-        out["skip"] = list(self.skip)
+    def __post_init__(self) -> None:
+        from neco.social.graphs import check_disparity_alpha
+
+        unknown = sorted(set(self.skip) - set(STEPS))
+        if unknown:
+            raise NecoError(f"Unknown step(s) {unknown}. Steps: {', '.join(STEPS)}.")
+        check_disparity_alpha(self.backbone_alpha)
+        for name in ("top_terms", "min_count", "keyness_min_count", "semantic_k"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise NecoError(
+                    f"The '{name}' parameter of the NLP layer must be an int >= 1. "
+                    f"Got {value!r} instead."
+                )
+
+    def params(self) -> dict[str, Any]:
+        """The run parameters the stages read (flat, JSON-able)."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("parse", "skip")}
+        out["prompt_communities"] = (
+            sorted(self.prompt_communities) if self.prompt_communities is not None else None
+        )
+        out.update({f"parse_{k}": v for k, v in asdict(self.parse).items()})
+        out["parse_version"] = PARSE_VERSION
         return out
 
 
 @dataclass
 class SocialResult:
-    """What ran, how long each step took, and short summaries for the report."""
+    """How each stage went (``ran``, ``unchanged``, ``skipped``) with a short summary."""
 
-    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stages: list[StageReport] = field(default_factory=list)
+
+    @property
+    def steps(self) -> dict[str, dict[str, Any]]:
+        """Per stage (without the ``social.`` prefix): status, seconds and summary."""
+        return {r.name.removeprefix("social."): r.to_dict() for r in self.stages}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"steps": self.steps}
+        return {"stages": {r.name: r.to_dict() for r in self.stages}}
 
 
-# --------------------------------------------------------------------------- parse (cached)
+# --------------------------------------------------------------------------- parse
 
 
-def _corpus_frame(ws: Workspace) -> pd.DataFrame:
-    return ws.corpus(
-        ["id", "text", "community", "lang", "parent_id", "thread_id", "author", "meta"]
+def _parse_config(params: dict[str, Any]) -> ParseConfig:
+    return ParseConfig(
+        mode=params["parse_mode"],
+        model=params["parse_model"],
+        processes=params["parse_processes"],
+        batch_size=params["parse_batch_size"],
+        default_lang=params["parse_default_lang"],
+        lang_models=dict(params["parse_lang_models"]),
     )
 
 
-def parse_workspace(
-    ws: Workspace, config: ParseConfig, progress: Progress | None = None
-) -> tuple[ParseResult, bool]:
-    """Parse the workspace's corpus, or reuse the cached parse; returns (result, cached)."""
-    frame = _corpus_frame(ws)
-    ids = frame["id"].tolist()
-    texts = frame["text"].tolist()
-    langs = [None if not isinstance(x, str) else x for x in frame["lang"].tolist()]
-    key = corpus_digest(ids, texts, langs) + json.dumps(
+def _run_parse(ctx: StageContext) -> StageOutput:
+    from neco.social.parse import parse_texts
+
+    frame = ctx.frame("corpus", ["id", "text", "community", "lang"])
+    langs = [x if isinstance(x, str) else None for x in frame["lang"].tolist()]
+    config = _parse_config(ctx.params)
+    result = parse_texts(
+        frame["id"].tolist(),
+        frame["text"].tolist(),
+        frame["community"].tolist(),
+        langs,
+        config,
+        ctx.progress,
+    )
+    return StageOutput(
         {
-            "mode": config.mode,
-            "model": config.model,
-            "default_lang": config.default_lang,
-            "lang_models": config.lang_models,
-            "version": PARSE_VERSION,
+            "social/tokens": result.tokens,
+            "social/chunks": result.chunks,
+            "social/entities": result.entities,
         },
-        sort_keys=True,
+        {"tokens": result.tokens.num_rows, "mode": config.mode, "pipelines": result.pipelines},
     )
-    stage = ws.manifest().get("stages", {}).get("social.parse", {})
-    if stage.get("key") == key and "social/tokens" in ws.tables():
-        return (
-            ParseResult(
-                tokens=ws.read_table("social/tokens"),
-                chunks=ws.read_table("social/chunks"),
-                entities=ws.read_table("social/entities"),
-                pipelines=stage.get("pipelines", {}),
-            ),
-            True,
-        )
-    result = parse_texts(ids, texts, frame["community"].tolist(), langs, config, progress)
-    ws.write_table("social/chunks", result.chunks)
-    ws.write_table("social/entities", result.entities)
-    ws.write_table(
-        "social/tokens",
-        result.tokens,
-        stage="social.parse",
-        stage_info={
-            "key": key,
-            "mode": config.mode,
-            "pipelines": result.pipelines,
-            "tokens": result.tokens.num_rows,
-        },
-    )
-    return result, False
 
 
-def load_tokens(ws: Workspace) -> pa.Table:
-    """The cached token table; a clear error if the NLP layer has not run."""
+def load_tokens(ws: Workspace, columns: Sequence[str] | None = None) -> pa.Table:
+    """The token table; a clear error if the NLP layer has not run."""
     if "social/tokens" not in ws.require().tables():
         raise NecoError(f"The workspace {ws.path} has no parse yet. Run: neco social -w {ws.path}")
-    return ws.read_table("social/tokens")
+    return ws.read_table("social/tokens", columns)
 
 
 # --------------------------------------------------------------------------- prompts
@@ -218,10 +232,16 @@ def _graph_to_tables(graph: nx.Graph, scope: str) -> tuple[pa.Table, pa.Table]:
 
 
 def cooccurrence_backbone(
-    dtm: Any, config: SocialConfig, scope: str
+    dtm: Any,
+    *,
+    top_terms: int = 2000,
+    min_count: int = 3,
+    alpha: float = 0.2,
+    seed: int = 0,
+    scope: str = "all",
 ) -> tuple[nx.Graph, dict[str, Any]]:
-    """Co-occurrence graph of the ``top_terms`` most frequent terms, pruned to a backbone,
-    with Leiden communities and centralities."""
+    """Co-occurrence graph of the ``top_terms`` terms in most captions, pruned to a backbone
+    by the disparity filter at ``alpha``, with Leiden communities and centralities."""
     from neco.social.graphs import (
         add_centralities,
         cooccurrence_graph,
@@ -230,17 +250,17 @@ def cooccurrence_backbone(
     )
 
     doc_freq = np.asarray(dtm.binary().sum(axis=0)).ravel()
-    top = np.argsort(-doc_freq, kind="stable")[: config.top_terms]
-    top = top[doc_freq[top] >= config.min_count]
+    top = np.argsort(-doc_freq, kind="stable")[:top_terms]
+    top = top[doc_freq[top] >= min_count]
     matrix = dtm.matrix[:, top]
-    graph = cooccurrence_graph(matrix, list(dtm.terms[top]), min_count=config.min_count)
+    graph = cooccurrence_graph(matrix, list(dtm.terms[top]), min_count=min_count)
     full_edges = graph.number_of_edges()
     if graph.number_of_edges():
         # The backbone is read off co-occurrence counts, whose heavy tail the disparity
         # filter is built for; NPMI stays the edge weight for communities and display.
-        graph = disparity_filter(graph, alpha=config.backbone_alpha, weight="count")
-    _, modularity = detect_communities(graph, seed=config.seed)
-    add_centralities(graph, seed=config.seed)
+        graph = disparity_filter(graph, alpha=alpha, weight="count")
+    _, modularity = detect_communities(graph, seed=seed)
+    add_centralities(graph, seed=seed)
     return graph, {
         "scope": scope,
         "terms": len(top),
@@ -251,129 +271,83 @@ def cooccurrence_backbone(
     }
 
 
-# --------------------------------------------------------------------------- runner
+# --------------------------------------------------------------------------- stages
 
 
-def run_social(
-    ws: Workspace, config: SocialConfig | None = None, progress: Progress | None = None
-) -> SocialResult:
-    """Run the NLP layer on a workspace and write its tables (see the module docstring)."""
-    from neco.social.graphs import export_graph
+def _docs(ctx: StageContext) -> pa.Table:
+    frame = ctx.frame("corpus", ["id", "community"])
+    return pa.table({"id": frame["id"].tolist(), "community": frame["community"].tolist()})
+
+
+def _run_prompts(ctx: StageContext) -> StageOutput:
+    frame = ctx.frame("corpus", ["id", "text", "community", "meta"])
+    chosen = ctx.params["prompt_communities"]
+    specifiers, communities = prompt_specifiers(frame, chosen)
+    return StageOutput(
+        {"social/specifiers": specifiers},
+        {"communities": communities, "specifiers": specifiers.num_rows},
+    )
+
+
+def _run_keyness(ctx: StageContext) -> StageOutput:
     from neco.social.keyness import keyness_table
     from neco.social.terms import build_doc_terms
 
-    config = config or SocialConfig()
-    unknown = sorted(set(config.skip) - set(STEPS))
-    if unknown:
-        raise NecoError(f"Unknown step(s) {unknown}. Steps: {', '.join(STEPS)}.")
-    progress = progress or NullProgress()
-    ws.require()
-    result = SocialResult()
-    graphs_dir = ws.path / "social" / "graphs"
+    docs = _docs(ctx)
+    if len(set(docs.column("community").to_pylist())) < 2:
+        raise StageSkipped("keyness compares communities: this corpus has one community only")
+    dtm = build_doc_terms(docs, ctx.read("social/tokens"), "lemma")
+    table = keyness_table(dtm, min_count=ctx.params["keyness_min_count"])
+    return StageOutput({"social/keyness": table}, {"rows": table.num_rows, "unit": "lemma"})
 
-    def timed(name: str, start: float, **info: Any) -> None:
-        result.steps[name] = {"seconds": round(time.perf_counter() - start, 2), **info}
 
-    t = time.perf_counter()
-    parsed, cached = parse_workspace(ws, config.parse, progress)
-    timed(
-        "parse",
-        t,
-        cached=cached,
-        mode=config.parse.mode,
-        tokens=parsed.tokens.num_rows,
-        pipelines=parsed.pipelines,
+def _run_cooccurrence(ctx: StageContext) -> StageOutput:
+    from neco.social.graphs import export_graph
+    from neco.social.terms import build_doc_terms
+
+    dtm = build_doc_terms(_docs(ctx), ctx.read("social/tokens"), "lemma")
+    node_tables, edge_tables, summaries = [], [], []
+    scopes = [("all", np.ones(dtm.n_docs, dtype=bool))] + [
+        (c, dtm.communities == c) for c in dtm.community_names()
+    ]
+    graphs = ctx.staging() / "social" / "graphs"
+    for scope, mask in scopes:
+        sub = type(dtm)(
+            dtm.matrix[mask], dtm.terms, dtm.doc_ids[mask], dtm.communities[mask], dtm.unit
+        )
+        graph, summary = cooccurrence_backbone(
+            sub,
+            top_terms=ctx.params["top_terms"],
+            min_count=ctx.params["min_count"],
+            alpha=ctx.params["backbone_alpha"],
+            seed=ctx.params["seed"],
+            scope=scope,
+        )
+        nodes, edges = _graph_to_tables(graph, scope)
+        node_tables.append(nodes)
+        edge_tables.append(edges)
+        summaries.append(summary)
+        export_graph(graph, graphs / f"cooccurrence_{_slug(scope)}.gexf")
+    return StageOutput(
+        {
+            "social/cooc_nodes": pa.concat_tables(node_tables, promote_options="default"),
+            "social/cooc_edges": pa.concat_tables(edge_tables, promote_options="default"),
+        },
+        {"scopes": summaries},
     )
-    frame = _corpus_frame(ws)
-    docs = pa.table({"id": frame["id"].tolist(), "community": frame["community"].tolist()})
-
-    if "prompts" not in config.skip:
-        t = time.perf_counter()
-        specifiers, chosen = prompt_specifiers(frame, config.prompt_communities)
-        ws.write_table("social/specifiers", specifiers, stage="social.prompts")
-        timed("prompts", t, communities=chosen, specifiers=specifiers.num_rows)
-
-    dtm = build_doc_terms(docs, parsed.tokens, "lemma")
-    if "keyness" not in config.skip:
-        t = time.perf_counter()
-        if len(set(frame["community"])) >= 2:
-            table = keyness_table(dtm, min_count=config.keyness_min_count)
-            ws.write_table("social/keyness", table, stage="social.keyness")
-            timed("keyness", t, rows=table.num_rows, unit="lemma")
-        else:
-            timed("keyness", t, skipped="one community only")
-
-    if "cooccurrence" not in config.skip:
-        t = time.perf_counter()
-        node_tables, edge_tables, summaries = [], [], []
-        scopes = [("all", np.ones(dtm.n_docs, dtype=bool))] + [
-            (c, dtm.communities == c) for c in dtm.community_names()
-        ]
-        for scope, mask in scopes:
-            sub = type(dtm)(
-                dtm.matrix[mask], dtm.terms, dtm.doc_ids[mask], dtm.communities[mask], dtm.unit
-            )
-            graph, summary = cooccurrence_backbone(sub, config, scope)
-            nodes, edges = _graph_to_tables(graph, scope)
-            node_tables.append(nodes)
-            edge_tables.append(edges)
-            summaries.append(summary)
-            export_graph(graph, graphs_dir / f"cooccurrence_{_slug(scope)}.gexf")
-        ws.write_table(
-            "social/cooc_nodes", pa.concat_tables(node_tables, promote_options="default")
-        )
-        ws.write_table(
-            "social/cooc_edges",
-            pa.concat_tables(edge_tables, promote_options="default"),
-            stage="social.cooccurrence",
-            stage_info={"scopes": summaries},
-        )
-        timed("cooccurrence", t, scopes=summaries)
-
-    if "discourse" not in config.skip:
-        t = time.perf_counter()
-        info = _write_discourse(ws, frame, graphs_dir)
-        timed("discourse", t, **info)
-
-    if "semantic" not in config.skip:
-        t = time.perf_counter()
-        info = _write_semantic(ws, frame, config, graphs_dir, progress)
-        timed("semantic", t, **info)
-
-    if "relations" not in config.skip:
-        t = time.perf_counter()
-        if config.parse.mode == "full":
-            from neco.social.relations import extract_relations, relation_counts
-
-            relations = extract_relations(parsed.tokens)
-            ws.write_table(
-                "social/relations", pa.Table.from_pandas(relations, preserve_index=False)
-            )
-            counts = relation_counts(relations)
-            ws.write_table(
-                "social/relation_counts",
-                pa.Table.from_pandas(counts, preserve_index=False),
-                stage="social.relations",
-            )
-            timed("relations", t, triples=len(relations))
-        else:
-            timed("relations", t, skipped="needs --mode full")
-    manifest_info = {"config": config.record(), "steps": result.steps}
-    ws.record_stage("social", manifest_info)
-    return result
 
 
 def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
 
 
-def _write_discourse(ws: Workspace, frame: pd.DataFrame, graphs_dir: Path) -> dict[str, Any]:
+def _run_discourse(ctx: StageContext) -> StageOutput:
     from neco.social.discourse import discourse
     from neco.social.graphs import export_graph
 
-    linked = frame["parent_id"].notna()
-    if not linked.any():
-        return {"skipped": "no reply links in the corpus"}
+    frame = ctx.frame("corpus", ["id", "community", "parent_id", "thread_id", "author"])
+    if not frame["parent_id"].notna().any():
+        raise StageSkipped("no reply links (parent ids) in the corpus")
     d = discourse(frame)
     edges = pd.DataFrame(
         [
@@ -389,55 +363,163 @@ def _write_discourse(ws: Workspace, frame: pd.DataFrame, graphs_dir: Path) -> di
         ],
         columns=["source", "target", "source_author", "target_author", "community", "thread"],
     )
-    ws.write_table("social/discourse_edges", pa.Table.from_pandas(edges, preserve_index=False))
-    ws.write_table(
-        "social/discourse_threads",
-        pa.Table.from_pandas(d.threads, preserve_index=False),
-        stage="social.discourse",
-    )
-    export_graph(d.replies, graphs_dir / "discourse_replies.gexf")
+    graphs = ctx.staging() / "social" / "graphs"
+    export_graph(d.replies, graphs / "discourse_replies.gexf")
     if d.authors.number_of_edges():
-        export_graph(d.authors, graphs_dir / "discourse_authors.gexf")
-    return {
-        "threads": len(d.threads),
-        "reply_edges": len(edges),
-        "max_depth": int(d.threads["depth"].max()) if len(d.threads) else 0,
-        "author_edges": d.authors.number_of_edges(),
-    }
+        export_graph(d.authors, graphs / "discourse_authors.gexf")
+    return StageOutput(
+        {"social/discourse_edges": edges, "social/discourse_threads": d.threads},
+        {
+            "threads": len(d.threads),
+            "reply_edges": len(edges),
+            "max_depth": int(d.threads["depth"].max()) if len(d.threads) else 0,
+            "author_edges": d.authors.number_of_edges(),
+        },
+    )
 
 
-def _write_semantic(
-    ws: Workspace, frame: pd.DataFrame, config: SocialConfig, graphs_dir: Path, progress: Progress
-) -> dict[str, Any]:
+def _run_semantic(ctx: StageContext) -> StageOutput:
     from neco.social.graphs import export_graph
     from neco.social.semantic import EmbeddingCache, embed_texts, semantic_graph
 
-    if len(frame) > config.semantic_max:
-        sample = frame.sample(config.semantic_max, random_state=config.seed).sort_index()
-    else:
-        sample = frame
-    if len(sample) <= config.semantic_k:
-        return {"skipped": f"needs more than k={config.semantic_k} captions"}
-    cache = EmbeddingCache(ws.path / "social" / "embedding_cache", "all-MiniLM-L6-v2")
-    vectors = embed_texts(sample["text"].tolist(), cache=cache, progress=progress)
-    ids = sample["id"].tolist()
-    graph = semantic_graph(ids, vectors, k=config.semantic_k)
-    communities = dict(zip(sample["id"], sample["community"], strict=True))
+    items = ctx.frame("sample/items").sort_values("order")
+    k = ctx.params["semantic_k"]
+    if len(items) <= k:
+        raise StageSkipped(f"the semantic kNN graph needs more than k={k} sampled captions")
+    texts = ctx.frame("corpus", ["id", "text"]).set_index("id")["text"]
+    model = ctx.params["semantic_model"]
+    cache = EmbeddingCache(ctx.ws.path / "social" / "embedding_cache", model)
+    ids = items["id"].tolist()
+    vectors = embed_texts(texts.loc[ids].tolist(), cache=cache, progress=ctx.progress)
+    graph = semantic_graph(ids, vectors, k=k)
+    communities = dict(zip(items["id"], items["community"], strict=True))
     for node in graph.nodes:
         graph.nodes[node]["community"] = communities[node]
     edges = pd.DataFrame(
         [(a, b, float(w)) for a, b, w in graph.edges(data="weight")],
         columns=["source", "target", "weight"],
     )
-    ws.write_table(
-        "social/semantic_edges",
-        pa.Table.from_pandas(edges, preserve_index=False),
-        stage="social.semantic",
+    reference = pa.table(
+        {
+            "id": ids,
+            "community": items["community"].tolist(),
+            "vector": vector_column(vectors),
+            "model": [model] * len(ids),
+        }
     )
-    export_graph(graph, graphs_dir / "semantic_knn.gexf")
-    return {
-        "captions": len(sample),
-        "edges": len(edges),
-        "k": config.semantic_k,
-        "sampled": len(sample) < len(frame),
-    }
+    export_graph(graph, ctx.staging() / "social" / "graphs" / "semantic_knn.gexf")
+    return StageOutput(
+        {"social/reference_vectors": reference, "social/semantic_edges": edges},
+        {"captions": len(ids), "edges": len(edges), "k": k, "model": model},
+        components=[{"id": model, "kind": "sentence-transformer", "weights": "pretrained"}],
+    )
+
+
+def vector_column(values: np.ndarray, dtype: Any = np.float32) -> pa.Array:
+    """Rows of a 2-D array as a fixed-size list column (float32 unless told otherwise)."""
+    flat = pa.array(np.ascontiguousarray(values, dtype=dtype).ravel())
+    return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+
+
+def _run_relations(ctx: StageContext) -> StageOutput:
+    from neco.social.relations import extract_relations, relation_counts
+
+    tokens = ctx.read("social/tokens")
+    if tokens.num_rows and not any(tokens.column("dep").to_pylist()[:10000]):
+        raise StageSkipped("relations need dependency parses: run neco social --mode full")
+    relations = extract_relations(tokens)
+    return StageOutput(
+        {"social/relations": relations, "social/relation_counts": relation_counts(relations)},
+        {"triples": len(relations)},
+    )
+
+
+_CORPUS = "corpus"
+SOCIAL_STAGES: list[Stage] = [
+    Stage(
+        "social.parse",
+        inputs=(Input(_CORPUS, ("id", "text", "community", "lang")),),
+        outputs=("social/tokens", "social/chunks", "social/entities"),
+        run=_run_parse,
+        params=(
+            "parse_mode",
+            "parse_model",
+            "parse_default_lang",
+            "parse_lang_models",
+            "parse_version",
+        ),
+        doc="spaCy tokens, lemmas, tags (fast), dependencies, chunks and entities (full)",
+    ),
+    Stage(
+        "social.prompts",
+        inputs=(Input(_CORPUS, ("id", "text", "community", "meta")),),
+        outputs=("social/specifiers",),
+        run=_run_prompts,
+        params=("prompt_communities",),
+        doc="prompt specifiers, weights, negative prompts and artists of prompt communities",
+    ),
+    Stage(
+        "social.keyness",
+        inputs=(Input("social/tokens"), Input(_CORPUS, ("id", "community"))),
+        outputs=("social/keyness",),
+        run=_run_keyness,
+        params=("keyness_min_count",),
+        doc="distinctive lemmas of every community against the rest",
+    ),
+    Stage(
+        "social.cooccurrence",
+        inputs=(Input("social/tokens"), Input(_CORPUS, ("id", "community"))),
+        outputs=("social/cooc_nodes", "social/cooc_edges"),
+        run=_run_cooccurrence,
+        params=("top_terms", "min_count", "backbone_alpha", "seed"),
+        doc="term co-occurrence backbones with Leiden clusters and centralities",
+    ),
+    Stage(
+        "social.discourse",
+        inputs=(Input(_CORPUS, ("id", "community", "parent_id", "thread_id", "author")),),
+        outputs=("social/discourse_edges", "social/discourse_threads"),
+        run=_run_discourse,
+        doc="reply graph, threads and author graph",
+    ),
+    Stage(
+        "social.semantic",
+        inputs=(Input("sample/items"), Input(_CORPUS, ("id", "text"))),
+        outputs=("social/reference_vectors", "social/semantic_edges"),
+        run=_run_semantic,
+        params=("semantic_k", "semantic_model"),
+        doc="sentence-embedding reference vectors of the item sample and their kNN graph",
+    ),
+    Stage(
+        "social.relations",
+        inputs=(Input("social/tokens"),),
+        outputs=("social/relations", "social/relation_counts"),
+        run=_run_relations,
+        doc="subject-verb-object, noun-preposition-noun and adjective-noun triples",
+    ),
+]
+
+
+def social_stages(skip: Sequence[str] = ()) -> list[Stage]:
+    """The NLP layer's stages in running order (the item sample before the semantic step)."""
+    chosen = [s for s in SOCIAL_STAGES if s.name.removeprefix("social.") not in skip]
+    out = []
+    for stage in chosen:
+        if stage.name == "social.semantic":
+            out.append(SAMPLE_STAGE)
+        out.append(stage)
+    return out
+
+
+def run_social(
+    ws: Workspace,
+    config: SocialConfig | None = None,
+    progress: Progress | None = None,
+    *,
+    force: bool = False,
+) -> SocialResult:
+    """Run the NLP layer's stages on ``ws``; unchanged stages are skipped (``force`` reruns)."""
+    config = config or SocialConfig()
+    ws.require()
+    params = {**config.params(), **sample_params(ws)}
+    reports = run_stages(ws, social_stages(config.skip), params, progress=progress, force=force)
+    return SocialResult(reports)
