@@ -164,7 +164,7 @@ def conform(name: str, data: pa.Table | pd.DataFrame) -> pa.Table:
                 )
             target = array.type
         else:
-            target = col.type  # type: ignore[assignment]
+            target = col.type
             if array.type != target:
                 try:
                     array = array.cast(target, safe=True)

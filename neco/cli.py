@@ -9,12 +9,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from neco import __version__
@@ -99,7 +99,17 @@ def _print_info(info: dict[str, Any]) -> None:
         }
     )
     out.print("Tables: " + ", ".join(f"{k} ({v:,} rows)" for k, v in info["tables"].items()))
-    out.print("Stages run: " + (", ".join(info["stages"]) or "none"))
+    stages = info.get("stage_states", {})
+    if stages:
+        out.print(
+            "Stages: " + ", ".join(f"{name} ({escape(state)})" for name, state in stages.items())
+        )
+    stale = info.get("stale_tables", {})
+    if stale:
+        out.print(
+            f"[red]Stale tables[/red] ({len(stale)}): {', '.join(stale)} — their inputs changed; "
+            "rerun the stage (neco social / neco neural) or see neco tables."
+        )
 
 
 # --------------------------------------------------------------------------- commands
@@ -169,41 +179,32 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Read caption sources into a workspace and print what was accepted and rejected."""
+    from neco.corpus.recipe import read_recipe
     from neco.corpus.sources import SourceSpec
     from neco.workspace import Workspace
 
-    columns = {
-        role: value
-        for role, value in (
-            ("text", text_col),
-            ("id", id_col),
-            ("community", community_col),
-            ("parent", parent_col),
-            ("thread", thread_col),
-            ("author", author_col),
-            ("timestamp", time_col),
-            ("image", image_col),
-            ("lang", lang_col),
-        )
-        if value
+    options = {
+        "format": format,
+        "community": community,
+        "text_col": text_col,
+        "id_col": id_col,
+        "community_col": community_col,
+        "parent_col": parent_col,
+        "thread_col": thread_col,
+        "author_col": author_col,
+        "time_col": time_col,
+        "image_col": image_col,
+        "lang_col": lang_col,
+        "encoding": encoding,
+        "delimiter": delimiter,
+        "lang": lang,
+        "id_prefix": id_prefix,
+        "na_value": tuple(na_value),
+        "dialog_rows": dialog_rows,
+        "no_header": no_header,
+        "image_root": image_root,
     }
-    specs = [
-        SourceSpec(
-            path,
-            format=format,
-            community=community,
-            columns=columns,
-            encoding=encoding,
-            delimiter=_delimiter(delimiter),
-            lang=lang,
-            id_prefix=id_prefix,
-            na_values=tuple(na_value),
-            dialog_rows=dialog_rows,
-            header=not no_header,
-            image_root=image_root,
-        )
-        for path in sources
-    ]
+    specs = [SourceSpec.from_options(path, **options) for path in sources]
     if recipe is not None:
         specs += read_recipe(recipe)
     if not specs:
@@ -214,50 +215,6 @@ def ingest(
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         _print_report(report.to_dict())
-
-
-def _delimiter(value: str | None) -> str | None:
-    if value is None:
-        return None
-    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-    value = named.get(value, value)
-    if len(value) != 1:
-        raise SourceError(
-            f"--delimiter must be one character (or tab, comma, semicolon, pipe). Got {value!r}."
-        )
-    return value
-
-
-def read_recipe(path: Path) -> list[Any]:
-    """Sources listed in a TOML recipe; paths are relative to the recipe's folder.
-
-    Each ``[[source]]`` table takes the fields of :class:`neco.corpus.SourceSpec`.
-    """
-    from neco.corpus.sources import SourceSpec
-
-    if not path.exists():
-        raise SourceError(f"Recipe not found: {path}.")
-    try:
-        recipe = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SourceError(f"{path} is not valid TOML: {exc}") from exc
-    entries = recipe.get("source")
-    if not isinstance(entries, list) or not entries:
-        raise SourceError(f"{path} lists no sources: expected one or more [[source]] tables.")
-    allowed = set(SourceSpec.__dataclass_fields__)
-    specs = []
-    for n, entry in enumerate(entries, start=1):
-        unknown = sorted(set(entry) - allowed)
-        if unknown or "path" not in entry:
-            raise SourceError(
-                f"{path}, source {n}: expected the keys {sorted(allowed)} (path required); "
-                f"found {sorted(entry)}."
-            )
-        entry = dict(entry)
-        entry["path"] = path.parent / entry["path"]
-        entry["na_values"] = tuple(entry.get("na_values", ()))
-        specs.append(SourceSpec(**entry))
-    return specs
 
 
 @app.command()
@@ -286,9 +243,15 @@ def formats(as_json: JsonOpt = False) -> None:
 @app.command()
 def info(workspace: WorkspaceOpt = Path("data/workspace"), as_json: JsonOpt = False) -> None:
     """Summarise what a workspace holds: sources, rows, rejections, communities, tables."""
+    from neco.stages import table_states
     from neco.workspace import Workspace
 
-    summary = Workspace(workspace).summary()
+    ws = Workspace(workspace)
+    summary = ws.summary()
+    summary["stage_states"] = {
+        name: record.get("status", "ran") for name, record in summary["stages"].items()
+    }
+    summary["stale_tables"] = {s.name: s.why for s in table_states(ws) if s.state == "stale"}
     if as_json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
@@ -333,6 +296,31 @@ def sql(
 # --------------------------------------------------------------------------- NLP layer
 
 
+def _print_stages(title: str, reports: list[Any]) -> None:
+    table = Table(title=title, title_justify="left")
+    table.add_column("stage")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    table.add_column("result")
+    colours = {"ran": "green", "unchanged": "cyan", "skipped": "yellow"}
+    for report in reports:
+        info = dict(report.summary)
+        if "scopes" in info:
+            info["graphs"] = "; ".join(
+                f"{s['scope']}: {s['nodes']} terms, {s['edges']} edges, Q={s['modularity']}"
+                for s in info.pop("scopes")
+            )
+        detail = report.reason or ", ".join(f"{k}={v}" for k, v in info.items())
+        colour = colours.get(report.status, "white")
+        table.add_row(
+            report.name,
+            f"[{colour}]{report.status}[/{colour}]",
+            f"{report.seconds:.2f}",
+            escape(detail),
+        )
+    out.print(table)
+
+
 @app.command()
 def social(
     workspace: WorkspaceOpt = Path("data/workspace"),
@@ -355,54 +343,53 @@ def social(
             "semantic, relations."
         ),
     ] = [],  # noqa: B006
-    top_terms: Annotated[int, typer.Option(help="Terms in the co-occurrence graphs.")] = 2000,
-    min_count: Annotated[int, typer.Option(help="Minimum co-occurrence count of an edge.")] = 3,
+    top_terms: Annotated[
+        int | None, typer.Option(help="Terms in the co-occurrence graphs.")
+    ] = None,
+    min_count: Annotated[
+        int | None, typer.Option(help="Minimum co-occurrence count of an edge.")
+    ] = None,
     backbone_alpha: Annotated[
-        float, typer.Option(help="Significance level of the disparity-filter backbone.")
-    ] = 0.2,
+        float | None,
+        typer.Option(help="Significance level of the disparity-filter backbone, in (0, 1]."),
+    ] = None,
     prompt_community: Annotated[
         list[str],
         typer.Option(
             help="Community written as text-to-image prompts (repeatable; default: detected)."
         ),
     ] = [],  # noqa: B006
+    force: Annotated[bool, typer.Option(help="Rerun stages even when nothing changed.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the NLP layer: parse, prompts, keyness, graphs, discourse, semantics, relations."""
+    """Run the NLP layer: parse, prompts, keyness, graphs, discourse, semantics, relations.
+
+    Defaults: top terms 2000, minimum count 3, backbone alpha 0.2 (see SocialConfig). Stages
+    whose inputs and parameters did not change are skipped.
+    """
     from neco.social.parse import ParseConfig
     from neco.social.pipeline import SocialConfig, run_social
     from neco.workspace import Workspace
 
+    given: dict[str, Any] = {
+        "top_terms": top_terms,
+        "min_count": min_count,
+        "backbone_alpha": backbone_alpha,
+    }
     config = SocialConfig(
         parse=ParseConfig(
             mode=mode, processes=processes, model=model, lang_models=_lang_models(lang_model)
         ),
         skip=tuple(skip),
-        top_terms=top_terms,
-        min_count=min_count,
-        backbone_alpha=backbone_alpha,
         prompt_communities=tuple(prompt_community) or None,
+        **{k: v for k, v in given.items() if v is not None},
     )
     with _progress(as_json) as progress:
-        result = run_social(Workspace(workspace), config, progress)
+        result = run_social(Workspace(workspace), config, progress, force=force)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
         return
-    table = Table(title="NLP layer", title_justify="left")
-    table.add_column("step")
-    table.add_column("seconds", justify="right")
-    table.add_column("result")
-    for name, info in result.steps.items():
-        rest = {k: v for k, v in info.items() if k not in ("seconds", "scopes")}
-        if "scopes" in info:
-            rest["graphs"] = "; ".join(
-                f"{s['scope']}: {s['nodes']} terms, {s['edges']} edges, Q={s['modularity']}"
-                for s in info["scopes"]
-            )
-        table.add_row(
-            name, f"{info['seconds']:.2f}", ", ".join(f"{k}={v}" for k, v in rest.items())
-        )
-    out.print(table)
+    _print_stages("NLP layer", result.stages)
     out.print(f"Tables and GEXF graphs are in {workspace}; try: neco vocab -w {workspace}")
 
 
@@ -418,14 +405,17 @@ def _lang_models(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _load_for_terms(workspace: Path) -> tuple[Any, Any, Any]:
-    from neco.social.pipeline import load_tokens
-    from neco.workspace import Workspace
+def _warn_stale(ws: Any) -> None:
+    from neco.social.vocab import stale_warning
 
-    ws = Workspace(workspace)
-    tokens = load_tokens(ws)
-    frame = ws.corpus(["id", "community", "text"])
-    return ws, tokens, frame
+    warning = stale_warning(ws)
+    if warning:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+
+
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Write the full table (.csv, .tsv or .parquet).")
+]
 
 
 @app.command()
@@ -446,48 +436,43 @@ def vocab(
     collapse: Annotated[
         bool, typer.Option(help="Count repeated captions once per community.")
     ] = False,
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write the full table (.csv or .parquet).")
-    ] = None,
+    out_file: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Distinctive terms of each community: log-odds z (Monroe et al.), G², log ratio."""
-    import pyarrow as pa
+    from neco.export import check_table_path, write_table
+    from neco.social.vocab import keyness
+    from neco.workspace import Workspace
 
-    from neco.social.keyness import keyness_table
-    from neco.social.terms import build_doc_terms, duplicate_mask
-
-    ws, tokens, frame = _load_for_terms(workspace)
-    if collapse:
-        keep = duplicate_mask(
-            frame["id"].tolist(), frame["text"].tolist(), frame["community"].tolist()
-        )
-        frame = frame[keep]
-    docs = pa.table({"id": frame["id"].tolist(), "community": frame["community"].tolist()})
-    extra: dict[str, Any] = {}
-    if unit in ("chunk", "entity"):
-        extra["chunks"] = ws.read_table("social/chunks")
-        extra["entities"] = ws.read_table("social/entities")
-    if unit == "specifier":
-        if "social/specifiers" not in ws.tables():
-            raise NecoError("No prompt specifiers yet. Run: neco social -w " + str(workspace))
-        extra["specifiers"] = ws.read_table("social/specifiers")
-    dtm = build_doc_terms(docs, tokens, unit, keep_stop=keep_stop, **extra)
-    table = keyness_table(dtm, communities=community or None, against=against, min_count=min_count)
     if out_file is not None:
-        _write_table(table, out_file)
+        check_table_path(out_file)
+    ws = Workspace(workspace)
+    table = keyness(
+        ws,
+        communities=community or None,
+        against=against,
+        unit=unit,
+        min_count=min_count,
+        keep_stop=keep_stop,
+        collapse=collapse,
+    )
+    _warn_stale(ws)
+    if out_file is not None:
+        write_table(table, out_file)
     frame_out = table.to_pandas()
     shown = frame_out.groupby("community", sort=True).head(top)
     if as_json:
         print(shown.to_json(orient="records", force_ascii=False, indent=2))
         return
     for name, group in shown.groupby("community", sort=True):
-        t = Table(title=f"{name} vs {group['reference'].iloc[0]} ({unit})", title_justify="left")
+        t = Table(
+            title=escape(f"{name} vs {group['reference'].iloc[0]} ({unit})"), title_justify="left"
+        )
         for col in ("term", "count", "doc_count", "rest_count", "logodds_z", "g2", "log_ratio"):
             t.add_column(col, justify="left" if col == "term" else "right")
         for row in group.itertuples(index=False):
             t.add_row(
-                str(row.term),
+                escape(str(row.term)),
                 str(row.count),
                 str(row.doc_count),
                 str(row.rest_count),
@@ -500,20 +485,6 @@ def vocab(
         out.print(f"Full table ({table.num_rows:,} rows) written to {out_file}")
 
 
-def _write_table(table: Any, path: Path) -> None:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        pq.write_table(table, path)
-    elif path.suffix in (".csv", ".tsv"):
-        options = pacsv.WriteOptions(delimiter="\t" if path.suffix == ".tsv" else ",")
-        pacsv.write_csv(table.replace_schema_metadata(None), path, options)
-    else:
-        raise NecoError(f"--out must end in .csv, .tsv or .parquet. Got {path.name!r}.")
-
-
 @app.command()
 def kwic(
     term: Annotated[str, typer.Argument(help="A word or phrase (matched on words and lemmas).")],
@@ -522,30 +493,38 @@ def kwic(
     width: Annotated[int, typer.Option(help="Characters of context on each side.")] = 40,
     sort: Annotated[str, typer.Option(help="right | left | none.")] = "right",
     limit: Annotated[int, typer.Option(help="Lines shown.")] = 40,
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write all lines (.csv or .parquet).")
-    ] = None,
+    out_file: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Concordance: every occurrence of TERM with its left and right context."""
-    import pyarrow as pa
+    from neco.export import check_table_path, write_table
+    from neco.social.vocab import concordance
+    from neco.workspace import Workspace
 
-    from neco.social.concordance import kwic as run_kwic
-
-    _, tokens, frame = _load_for_terms(workspace)
-    lines = run_kwic(frame, tokens, term, community=community, width=width, sort=sort)
     if out_file is not None:
-        _write_table(pa.Table.from_pandas(lines, preserve_index=False), out_file)
+        check_table_path(out_file)
+    ws = Workspace(workspace)
+    lines = concordance(ws, term, community=community, width=width, sort=sort)
+    _warn_stale(ws)
+    if out_file is not None:
+        write_table(lines, out_file)
     if as_json:
         print(lines.head(limit).to_json(orient="records", force_ascii=False, indent=2))
         return
-    t = Table(title=f"{len(lines):,} lines for {term!r}", title_justify="left", show_header=False)
+    t = Table(
+        title=escape(f"{len(lines):,} lines for {term!r}"), title_justify="left", show_header=False
+    )
     t.add_column("community", style="dim")
     t.add_column("left", justify="right", no_wrap=True)
     t.add_column("match", style="bold")
     t.add_column("right", no_wrap=True)
     for row in lines.head(limit).itertuples(index=False):
-        t.add_row(str(row.community), str(row.left), str(row.match), str(row.right))
+        t.add_row(
+            escape(str(row.community)),
+            escape(str(row.left)),
+            escape(str(row.match)),
+            escape(str(row.right)),
+        )
     out.print(t)
 
 
@@ -557,22 +536,34 @@ def collocates(
     window: Annotated[int, typer.Option(help="Words on each side.")] = 4,
     min_count: Annotated[int, typer.Option(help="Minimum co-occurrences.")] = 2,
     top: Annotated[int, typer.Option(help="Collocates shown.")] = 25,
+    out_file: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Words near TERM, scored by NPMI and log-likelihood."""
-    from neco.social.concordance import collocates as run_collocates
+    from neco.export import check_table_path, write_table
+    from neco.social.vocab import collocates as find_collocates
+    from neco.workspace import Workspace
 
-    _, tokens, _ = _load_for_terms(workspace)
-    table = run_collocates(tokens, term, window=window, community=community, min_count=min_count)
+    if out_file is not None:
+        check_table_path(out_file)
+    ws = Workspace(workspace)
+    table = find_collocates(ws, term, window=window, community=community, min_count=min_count)
+    _warn_stale(ws)
+    if out_file is not None:
+        write_table(table, out_file)
     if as_json:
         print(table.head(top).to_json(orient="records", force_ascii=False, indent=2))
         return
-    t = Table(title=f"collocates of {term!r} (window {window})", title_justify="left")
+    t = Table(title=escape(f"collocates of {term!r} (window {window})"), title_justify="left")
     for col in ("term", "count", "term_count", "npmi", "g2"):
         t.add_column(col, justify="left" if col == "term" else "right")
     for row in table.head(top).itertuples(index=False):
         t.add_row(
-            str(row.term), str(row.count), str(row.term_count), f"{row.npmi:.3f}", f"{row.g2:.1f}"
+            escape(str(row.term)),
+            str(row.count),
+            str(row.term_count),
+            f"{row.npmi:.3f}",
+            f"{row.g2:.1f}",
         )
     out.print(t)
 
@@ -612,6 +603,84 @@ def graph(
         out.print(", ".join(f"{k}={v}" for k, v in summary.items()))
 
 
+# --------------------------------------------------------------------------- stages, sample
+
+
+@app.command()
+def tables(
+    workspace: WorkspaceOpt = Path("data/workspace"),
+    declared: Annotated[
+        bool, typer.Option("--declared", help="List every declared table, made or not.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the workspace's tables: rows, producing stage, inputs, fresh or stale."""
+    from neco.catalogue import CATALOGUE, describe
+    from neco.stages import table_states
+    from neco.workspace import Workspace
+
+    if declared:
+        if as_json:
+            print(json.dumps([describe(n) for n in CATALOGUE], indent=2))
+            return
+        t = Table(title="Declared tables (neco.catalogue)", title_justify="left")
+        for col in ("table", "stage", "key", "one row is"):
+            t.add_column(col, overflow="fold")
+        for spec in CATALOGUE.values():
+            t.add_row(spec.name, spec.stage, ", ".join(spec.keys), spec.meaning)
+        out.print(t)
+        return
+    states = table_states(Workspace(workspace))
+    if as_json:
+        print(json.dumps([s.to_dict() for s in states], indent=2))
+        return
+    t = Table(title=f"Tables of {workspace}", title_justify="left")
+    for col in ("table", "rows", "stage", "state", "inputs"):
+        t.add_column(col, justify="right" if col == "rows" else "left", overflow="fold")
+    for s in states:
+        state = {"fresh": "[green]fresh[/green]", "stale": "[red]stale[/red]"}.get(
+            s.state, f"[yellow]{s.state}[/yellow]"
+        )
+        if s.why:
+            state += f" ({escape(s.why)})"
+        t.add_row(s.name, f"{s.rows:,}", s.stage, state, escape(", ".join(s.inputs)))
+    out.print(t)
+
+
+@app.command()
+def sample(
+    workspace: WorkspaceOpt = Path("data/workspace"),
+    size: Annotated[
+        int | None, typer.Option(help="Captions in the item sample (default 5000).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the item sample (default 0).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Choose (or show) the item sample every caption-level stage of both layers measures."""
+    from neco.sample import SAMPLE_STAGE, SampleConfig, sample_params
+    from neco.stages import run_stages
+    from neco.workspace import Workspace
+
+    ws = Workspace(workspace).require()
+    if size is not None or seed is not None:
+        current = SampleConfig.of(ws)
+        config = SampleConfig(
+            size=current.size if size is None else size,
+            seed=current.seed if seed is None else seed,
+        )
+        ws.set_settings(sample={"size": config.size, "seed": config.seed})
+    [report] = run_stages(ws, [SAMPLE_STAGE], sample_params(ws))
+    if as_json:
+        print(json.dumps({**report.to_dict(), **sample_params(ws)}, indent=2))
+        return
+    params = sample_params(ws)
+    out.print(
+        f"item sample ({report.status}): {report.summary.get('items', 0):,} of "
+        f"{report.summary.get('of', 0):,} captions, size {params['sample_size']:,}, "
+        f"seed {params['sample_seed']}; stages that measure it rerun when it changes."
+    )
+
+
 # --------------------------------------------------------------------------- model layer
 
 
@@ -627,17 +696,27 @@ def neural(
     clip: Annotated[str, typer.Option(help="CLIP model set (clip-l14) or a local folder.")] = (
         "clip-l14"
     ),
+    vae: Annotated[
+        str | None,
+        typer.Option(
+            help="VAE for the latents stage: taesd, sd-vae-ft-mse or a folder "
+            "(default: the pipeline's own)."
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: automatic).")] = None,
     dtype: Annotated[
         str | None, typer.Option(help="float32, float16 or bfloat16 (default: automatic).")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
-    sample: Annotated[int, typer.Option(help="Captions used by attention and guidance.")] = 16,
+    sample: Annotated[
+        int, typer.Option(help="First N items of the item sample for attention and guidance.")
+    ] = 16,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     steps: Annotated[int, typer.Option(help="Denoising steps (attention, guidance).")] = 20,
     hidden_states: Annotated[
         bool, typer.Option(help="Also store per-token hidden states (large).")
     ] = False,
+    force: Annotated[bool, typer.Option(help="Rerun stages even when nothing changed.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the model layer's stages; stages whose weights are absent say what is missing."""
@@ -648,6 +727,7 @@ def neural(
         stages=tuple(s.strip() for s in stages.split(",") if s.strip()),
         components=components,
         clip=clip,
+        vae=vae,
         device=device,
         dtype=dtype,
         batch_size=batch_size,
@@ -657,14 +737,11 @@ def neural(
         hidden_states=hidden_states,
     )
     with _progress(as_json) as progress:
-        result = run_neural(Workspace(workspace), config, progress)
+        result = run_neural(Workspace(workspace), config, progress, force=force)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
         return
-    for name, info in result.stages.items():
-        rest = ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("status", "seconds"))
-        mark = "[green]ran[/green]" if info["status"] == "ran" else "[yellow]skipped[/yellow]"
-        out.print(f"stage {name}: {mark} ({info['seconds']:.2f} s) — {rest}", highlight=False)
+    _print_stages("Model layer", result.reports)
 
 
 models_app = typer.Typer(
@@ -742,9 +819,14 @@ def demo(
         return
     _print_report(result["ingest"])
     out.print()
+    colours = {"ran": "green", "unchanged": "cyan", "skipped": "yellow"}
     for stage in result["stages"]:
-        mark = "[green]ran[/green]" if stage["status"] == "ran" else "[yellow]skipped[/yellow]"
-        out.print(f"stage {stage['name']}: {mark} — {stage['detail']}")
+        colour = colours.get(stage["status"], "white")
+        out.print(
+            f"stage {stage['name']}: [{colour}]{stage['status']}[/{colour}] — "
+            f"{escape(str(stage['detail']))}",
+            highlight=False,
+        )
     out.print(f"\nWorkspace: {result['workspace']}. Try: neco info -w {result['workspace']}")
 
 
@@ -766,21 +848,71 @@ def _root(
     """neco — neural economy: what survives when captions become vectors."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``neco`` command; returns the exit code."""
-    import click
+def _click_exceptions() -> list[Any]:
+    """The exception modules of click and of the copy of click that typer vendors."""
+    import click.exceptions
 
+    modules: list[Any] = [click.exceptions]
+    try:
+        import typer._click.exceptions as vendored  # typer >= 0.20 ships its own click
+
+        modules.append(vendored)
+    except ImportError:
+        pass
+    return modules
+
+
+def _suggest_command(message: str) -> str:
+    """'No such command' messages gain the nearest command names."""
+    import difflib
+
+    if "No such command" not in message or "Did you mean" in message:
+        return ""
+    wrong = message.split("'")[1] if "'" in message else ""
+    names = [c.name for c in app.registered_commands if c.name] + [
+        c.callback.__name__ for c in app.registered_commands if c.callback and not c.name
+    ]
+    names += [g.name for g in app.registered_groups if g.name]
+    close = difflib.get_close_matches(wrong, names, n=3, cutoff=0.5)
+    return (
+        f" Did you mean: {', '.join(close)}?"
+        if close
+        else f" Commands: {', '.join(sorted(names))}."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``neco`` command; returns the exit code.
+
+    0 success; 2 a user error (bad input, an unknown option or command: one message, no
+    traceback); 1 a bug in neco, with its traceback.
+    """
+    modules = _click_exceptions()
+    import typer.exceptions
+
+    exit_types = (typer.Exit, *(m.Exit for m in modules if hasattr(m, "Exit")))
+    abort_types = (typer.Abort, *(m.Abort for m in modules if hasattr(m, "Abort")))
+    usage_types = tuple(m.UsageError for m in modules)
+    click_types = tuple(m.ClickException for m in modules)
     try:
         app(args=argv, standalone_mode=False)
     except NecoError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        exc.show()
+    except exit_types as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except usage_types as exc:
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            err.print(escape(ctx.get_usage()), highlight=False)
+            err.print(f"Try '{ctx.command_path} --help' for help.", highlight=False)
+        message = exc.format_message() + _suggest_command(exc.format_message())
+        err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
         return 2
-    except click.exceptions.Abort:
+    except click_types as exc:
+        err.print(f"[bold red]error:[/bold red] {escape(exc.format_message())}", highlight=False)
+        return 2
+    except abort_types:
         err.print("aborted")
         return 1
     return 0

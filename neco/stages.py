@@ -21,9 +21,12 @@ raises :class:`StageSkipped`; its reason is recorded and the later stages go on.
 :func:`table_states` says, for every table, whether it is *fresh* (made from the current
 state of its inputs) or *stale* (an input changed since, directly or further up).
 
->>> import tempfile, pyarrow as pa
+>>> import pathlib, tempfile, pyarrow as pa
 >>> from neco.workspace import Workspace
->>> ws = Workspace(tempfile.mkdtemp())
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "c.csv").write_text("text,community\\nA red kite,birds\\n")
+>>> ws = Workspace(folder / "ws")
+>>> _ = ws.ingest([folder / "c.csv"])
 >>> stage = Stage("demo", inputs=(), outputs=("social/semantic_edges",),
 ...               run=lambda ctx: StageOutput({"social/semantic_edges": pa.table(
 ...                   {"source": ["a"], "target": ["b"], "weight": [1.0]})}))
@@ -244,7 +247,7 @@ def _run_one(
         summary = dict(previous.get("summary", {}))
         return StageReport(
             stage.name,
-            "unchanged",
+            "skipped" if previous.get("status") == "skipped" else "unchanged",
             time.perf_counter() - start,
             summary,
             reason=previous.get("reason"),

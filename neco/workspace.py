@@ -22,8 +22,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
+import re
+import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,13 +35,13 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from neco.corpus.build import SourceResult, build_source, repair_discourse
-from neco.corpus.readers import open_source
-from neco.corpus.report import IngestReport, SourceReport
+from neco.catalogue import conform, view_name
+from neco.corpus.build import read_sources
+from neco.corpus.report import IngestReport, SourceReport, source_report
 from neco.corpus.schema import CORPUS_SCHEMA, REJECTED_SCHEMA
-from neco.corpus.sources import SourceSpec, sha256_of
+from neco.corpus.sources import SourceSpec, as_specs, sha256_of
 from neco.errors import NecoError, WorkspaceError
-from neco.progress import NullProgress, Progress
+from neco.progress import Progress
 from neco.versions import package_versions
 
 if TYPE_CHECKING:
@@ -62,9 +65,34 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def view_name(table: str) -> str:
-    """DuckDB view name of a workspace table: ``social/vocab`` -> ``social_vocab``."""
-    return table.replace("/", "_").replace("-", "_")
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _combine(digests: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Workspace:
@@ -174,24 +202,37 @@ class Workspace:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _remove_orphans(self) -> None:
-        """Delete parts and temporary files that no committed manifest lists."""
+        """Delete parts and temporary files that no committed manifest lists.
+
+        Only files named as neco names them (``part-*.parquet``, ``.part-*.tmp``) inside the
+        folders of declared tables are touched: a file a user put there is left alone.
+        """
+        from neco.catalogue import CATALOGUE
+
         manifest = self.manifest()
         listed = {
             (self.path / entry["dir"] / part).resolve()
             for entry in manifest.get("tables", {}).values()
             for part in entry["parts"]
         }
-        for folder in {self.path / e["dir"] for e in manifest.get("tables", {}).values()} | {
-            self.path / "corpus.parquet",
-            self.path / "rejected.parquet",
-        }:
-            if not folder.is_dir():
+        folders = {self.path / f"{name}.parquet" for name in CATALOGUE}
+        folders |= {self.path / e["dir"] for e in manifest.get("tables", {}).values()}
+        for folder in folders:
+            if not folder.is_dir() or not folder.resolve().is_relative_to(self.path.resolve()):
                 continue
             for file in folder.iterdir():
-                if file.resolve() not in listed:
+                ours = re.fullmatch(r"\.?part-\d{5}-[0-9a-f]{8}\.parquet(\.tmp)?", file.name)
+                if ours and file.is_file() and file.resolve() not in listed:
                     file.unlink()
         for tmp in self.path.glob(".*.tmp"):
             tmp.unlink()
+        # Side files of stages whose process is gone (a stage stages them without the lock).
+        staging = self.path / ".staging"
+        if staging.is_dir():
+            for folder in staging.iterdir():
+                pid = folder.name.split("-")[0]
+                if not pid.isdigit() or not _alive(int(pid)):
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def _write_part(self, manifest: dict[str, Any], name: str, table: pa.Table) -> Path:
         """Write a new part of table ``name`` (not yet committed) and list it in ``manifest``."""
@@ -202,9 +243,15 @@ class Workspace:
         part = f"part-{len(entry['parts']) + 1:05d}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = folder / f".{part}.tmp"
         pq.write_table(table, tmp, compression="zstd")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, folder / part)
+        _fsync_dir(folder)
+        digests = entry.setdefault("part_digests", [])
+        digests.append(_file_digest(folder / part))
         entry["parts"].append(part)
         entry["rows"] += table.num_rows
+        entry["digest"] = _combine(digests)
         entry["updated"] = _now()
         return folder / part
 
@@ -216,49 +263,127 @@ class Workspace:
         _atomic_write_bytes(self.manifest_path, data)
         self._refresh_views()
 
-    def write_table(
-        self,
-        name: str,
-        table: pa.Table,
-        *,
-        replace: bool = True,
-        stage: str | None = None,
-        stage_info: dict[str, Any] | None = None,
-    ) -> None:
-        """Store ``table`` as workspace table ``name`` (replacing it, or appending a part).
+    def write_table(self, name: str, table: pa.Table | pd.DataFrame) -> None:
+        """Store ``table`` as the declared table ``name``, replacing it, in one commit.
 
-        ``stage`` and ``stage_info`` record in the manifest which stage made it and how.
+        Stages write through :meth:`commit_stage` instead, which also records how the
+        tables were made; this is for tables outside any stage (tests, one-off imports).
         """
+        self.commit_stage(None, {name: table})
+
+    def commit_stage(
+        self,
+        stage: str | None,
+        tables: dict[str, pa.Table | pd.DataFrame],
+        record: dict[str, Any] | None = None,
+        *,
+        replaces: Sequence[str] = (),
+        expect: dict[str, str | None] | None = None,
+        files: Path | None = None,
+    ) -> None:
+        """Commit a stage's output tables and its record together: all or nothing.
+
+        Every table is checked against the catalogue (:func:`neco.catalogue.conform`) before
+        anything is written. Parts are written and fsynced first; the new manifest is the
+        commit point; parts of the tables replaced are deleted after it. ``replaces`` names
+        tables of the stage that this run did not produce (they are removed, since they no
+        longer describe its inputs). ``expect`` maps input tables to the digests the stage
+        read at its start: if another process changed one in the meantime, nothing is
+        committed and a :class:`WorkspaceError` says so. ``files`` is a staging folder whose
+        contents are moved into the workspace (same relative paths) after the commit.
+        """
+        conformed = {name: conform(name, table) for name, table in tables.items()}
         with self._locked():
             manifest = self.manifest()
+            if expect:
+                changed = [
+                    name
+                    for name, digest in expect.items()
+                    if self._entry_digest(manifest, name) != digest
+                ]
+                if changed:
+                    raise WorkspaceError(
+                        f"The stage {stage} read {', '.join(changed)}, which another neco "
+                        "process changed while it ran; nothing was committed. Run it again."
+                    )
             old_parts: list[Path] = []
-            if replace and name in manifest.get("tables", {}):
-                old_parts = self.table_files(name)
-                del manifest["tables"][name]
-            self._write_part(manifest, name, table)
+            for name in [*conformed, *replaces]:
+                if name in manifest.get("tables", {}):
+                    old_parts += self.table_files(name)
+                    del manifest["tables"][name]
+            for name, table in conformed.items():
+                self._write_part(manifest, name, table)
+                manifest["tables"][name]["stage"] = stage
             if stage is not None:
-                manifest.setdefault("stages", {})[stage] = {
-                    "finished": _now(),
-                    **(stage_info or {}),
-                }
+                manifest.setdefault("stages", {})[stage] = {"finished": _now(), **(record or {})}
             self._commit(manifest)
             for part in old_parts:
                 part.unlink(missing_ok=True)
+            if files is not None and files.is_dir():
+                for file in sorted(p for p in files.rglob("*") if p.is_file()):
+                    target = self.path / file.relative_to(files)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(file, target)
+                shutil.rmtree(files, ignore_errors=True)
 
-    def record_stage(self, stage: str, info: dict[str, Any]) -> None:
-        """Record in the manifest that ``stage`` finished, with its parameters and results."""
+    def record_stage(self, stage: str, record: dict[str, Any]) -> None:
+        """Record in the manifest that ``stage`` ran (or was skipped) without new tables."""
+        self.commit_stage(stage, {}, record)
+
+    def staging_dir(self) -> Path:
+        """A fresh folder for a stage's side files (graphs), inside the workspace."""
+        folder = self.path / ".staging" / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        folder.mkdir(parents=True)
+        return folder
+
+    # ------------------------------------------------------------------ digests
+
+    def _entry_digest(self, manifest: dict[str, Any], name: str) -> str | None:
+        entry = manifest.get("tables", {}).get(name)
+        if entry is None:
+            return None
+        if "digest" in entry:
+            return str(entry["digest"])
+        # A workspace from before digests were recorded: hash the parts now.
+        folder = self.path / entry["dir"]
+        return _combine([_file_digest(folder / p) for p in entry["parts"]])
+
+    def table_digest(self, name: str) -> str | None:
+        """SHA-256 of table ``name``'s parts (None when the table does not exist)."""
+        return self._entry_digest(self.manifest(), name)
+
+    def column_digest(self, name: str, columns: Sequence[str]) -> str | None:
+        """A content hash of some columns of table ``name`` (None when it does not exist).
+
+        Stages that read only some columns of a table (the corpus, mostly) depend on those
+        alone: changing a caption's text does not make the discourse graph stale.
+        """
+        import pandas as pd
+
+        if name not in self.manifest().get("tables", {}):
+            return None
+        frame = self.read_table(name, columns).to_pandas()
+        for col in frame.columns:  # nested values (lists) hash through their text form
+            if (
+                frame[col].dtype == object
+                and len(frame)
+                and not isinstance(frame[col].iloc[0], str)
+            ):
+                frame[col] = frame[col].astype(str)
+        hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+        header = json.dumps(list(columns)).encode()
+        return hashlib.sha256(header + hashed.tobytes()).hexdigest()
+
+    def settings(self) -> dict[str, Any]:
+        """Workspace-wide settings (the item sample's size and seed, ...)."""
+        return dict(self.manifest().get("settings", {}))
+
+    def set_settings(self, **values: Any) -> None:
+        """Change workspace-wide settings in one commit."""
         with self._locked():
             manifest = self.manifest()
-            manifest.setdefault("stages", {})[stage] = {"finished": _now(), **info}
+            manifest.setdefault("settings", {}).update(values)
             self._commit(manifest)
-
-    def _source_key(self, manifest: dict[str, Any], path: Path) -> str:
-        used = {s["key"] for s in manifest.get("sources", [])}
-        key, n = path.name, 1
-        while key in used:
-            n += 1
-            key = f"{path.name}#{n}"
-        return key
 
     def _known_links(self) -> dict[str, tuple[str | None, str | None]]:
         if "corpus" not in self.manifest().get("tables", {}):
@@ -284,8 +409,7 @@ class Workspace:
         A source whose content (SHA-256) is already in the workspace is left alone and
         reported as ``unchanged``. Either every source of the call is committed or none is.
         """
-        progress = progress or NullProgress()
-        specs = _as_specs(sources)
+        specs = as_specs(sources)
         with self._locked():
             manifest = self.manifest()
             # A source is "the same" when its content and the way it is read are the same;
@@ -298,11 +422,11 @@ class Workspace:
             if "corpus" in manifest.get("tables", {}):
                 existing_ids = set(self.read_table("corpus", ["id"]).column("id").to_pylist())
             reports: list[SourceReport] = []
-            results: list[tuple[SourceResult, str, str]] = []
+            new_specs: list[SourceSpec] = []
+            shas: list[str] = []
             for spec in specs:
                 path = Path(spec.path)
-                reader = open_source(spec)
-                sha = sha256_of(path)
+                sha = sha256_of(path)  # a SourceError when the source is missing
                 identity = (sha, _reading(spec.options()))
                 if identity in ingested or identity in seen_now:
                     prior = ingested.get(identity)
@@ -321,31 +445,21 @@ class Workspace:
                     )
                     continue
                 seen_now.add(identity)
-                key = self._source_key(
-                    {"sources": manifest.get("sources", []) + [{"key": r[0].key} for r in results]},
-                    path,
-                )
-                handle = progress.task(f"reading {key}", total=reader.total_bytes)
-
-                def on_progress(done: int, rows: int, handle: Any = handle) -> None:
-                    progress.update(handle, done, f"{rows:,} rows")
-
-                result = build_source(spec, key, existing_ids, reader, on_progress)
-                progress.finish(handle)
-                results.append((result, sha, str(path.resolve())))
-
-            if results:
-                known = (
-                    self._known_links()
-                    if any(
-                        r.accepted.column("parent_id").null_count < r.accepted.num_rows
-                        for r, _, _ in results
-                    )
-                    else {}
-                )
-                repair_discourse([r for r, _, _ in results], known)
+                new_specs.append(spec)
+                shas.append(sha)
+            built = read_sources(
+                new_specs,
+                existing_ids=existing_ids,
+                known_links=self._known_links,
+                keys={s["key"] for s in manifest.get("sources", [])},
+                progress=progress,
+            )
+            results = [
+                (result, sha, str(Path(result.spec.path).resolve()))
+                for result, sha in zip(built, shas, strict=True)
+            ]
             for result, sha, resolved in results:
-                report = _source_report(result, sha, resolved)
+                report = source_report(result, sha, resolved)
                 reports.append(report)
                 self._write_part(manifest, "corpus", result.accepted)
                 if result.rejected.num_rows or "rejected" not in manifest.get("tables", {}):
@@ -483,31 +597,3 @@ class Workspace:
 def _reading(options: dict[str, Any]) -> str:
     """The reading options of a source without its path, as a comparable string."""
     return json.dumps({k: v for k, v in options.items() if k != "path"}, sort_keys=True)
-
-
-def _as_specs(sources: Sequence[SourceSpec | str | Path]) -> list[SourceSpec]:
-    return [s if isinstance(s, SourceSpec) else SourceSpec(s) for s in sources]
-
-
-def _source_report(result: SourceResult, sha: str, resolved: str) -> SourceReport:
-    communities: dict[str, int] = {}
-    if result.accepted.num_rows:
-        counts = result.accepted.column("community").value_counts()
-        communities = {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()}
-    return SourceReport(
-        key=result.key,
-        path=resolved,
-        status="ingested",
-        sha256=sha,
-        format=result.format,
-        encoding=result.encoding,
-        columns=result.columns,
-        rows_read=result.rows_read,
-        accepted=result.accepted.num_rows,
-        rejected=result.rejected.num_rows,
-        rejected_by_reason=dict(sorted(result.rejected_by_reason.items())),
-        repairs=dict(result.repairs),
-        communities=dict(sorted(communities.items())),
-        notes=result.notes,
-        seconds=round(result.seconds, 3),
-    )

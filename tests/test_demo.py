@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from neco.cli import read_recipe
 from neco.corpus import Corpus
+from neco.corpus.recipe import read_recipe
 from neco.demo import demo_recipe, run_demo
 
 
@@ -59,10 +59,23 @@ def test_demo_corpus_prompts_look_like_prompts(demo_corpus):
 
 
 def test_demo_run_is_idempotent(tmp_path):
-    first = run_demo(tmp_path / "ws")
+    # The quick path (lexical parse, no embeddings); the full demo runs in test_demo_full.
+    first = run_demo(tmp_path / "ws", mode="lexical", skip=("semantic", "relations"))
     ingest = first["ingest"]
     assert ingest["accepted"] == ingest["rows_read"] >= 1800
     assert first["stages"][0]["name"] == "ingest"
-    again = run_demo(tmp_path / "ws")
+    status = {s["name"]: s["status"] for s in first["stages"]}
+    assert status["social.parse"] == status["social.keyness"] == status["neural.tokens"] == "ran"
+    again = run_demo(tmp_path / "ws", mode="lexical", skip=("semantic", "relations"))
     assert {s["status"] for s in again["ingest"]["sources"]} == {"unchanged"}
     assert again["ingest"]["accepted"] == 0
+    ran_again = [s["name"] for s in again["stages"] if s["status"] == "ran"]
+    assert ran_again == []
+
+
+@pytest.mark.slow
+def test_demo_full(tmp_path):
+    result = run_demo(tmp_path / "ws")
+    status = {s["name"]: s["status"] for s in result["stages"]}
+    for name in ("social.parse", "social.semantic", "social.relations", "neural.tokens"):
+        assert status[name] == "ran", result["stages"]

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from neco.corpus import SourceSpec
-from neco.errors import WorkspaceError
+from neco.errors import NecoError, WorkspaceError
 from neco.workspace import Workspace
 from tests.conftest import READERS
 
@@ -147,11 +147,18 @@ def test_workspace_write_table_registers_a_view(tmp_path):
 
     ws = Workspace(tmp_path / "ws")
     ws.ingest([READERS / "tabs.tsv"])
-    ws.write_table("social/terms", pa.table({"term": ["a", "b"], "n": [2, 1]}), stage="social")
-    ws.write_table("social/terms", pa.table({"term": ["c"], "n": [5]}), stage="social")
-    assert ws.sql("SELECT term, n FROM social_terms").to_pylist() == [{"term": "c", "n": 5}]
-    assert len(list((tmp_path / "ws" / "social" / "terms.parquet").iterdir())) == 1
-    assert "social" in ws.manifest()["stages"]
+    edges = {"source": ["a", "b"], "target": ["b", "c"], "weight": [0.5, 0.25]}
+    ws.write_table("social/semantic_edges", pa.table(edges))
+    ws.write_table("social/semantic_edges", pa.table({k: v[:1] for k, v in edges.items()}))
+    assert ws.sql("SELECT source, weight FROM social_semantic_edges").to_pylist() == [
+        {"source": "a", "weight": 0.5}
+    ]
+    assert len(list((tmp_path / "ws" / "social" / "semantic_edges.parquet").iterdir())) == 1
+    # a table that is not declared, or does not match its declaration, is refused
+    with pytest.raises(NecoError, match="No table 'social/terms' is declared"):
+        ws.write_table("social/terms", pa.table({"term": ["a"]}))
+    with pytest.raises(NecoError, match="missing \\['weight'\\]"):
+        ws.write_table("social/semantic_edges", pa.table({"source": ["a"], "target": ["b"]}))
 
 
 def test_workspace_missing_and_locked(tmp_path):
@@ -173,3 +180,57 @@ def test_workspace_summary_counts(tmp_path):
     assert summary["accepted"] + summary["rejected"] == summary["rows_read"]
     assert summary["communities"] == {"coast": 1, "posts": 8, "unlabelled": 1, "wetland": 1}
     assert summary["tables"] == {"corpus": 11, "rejected": 7}
+
+
+def test_workspace_ingest_and_corpus_share_one_loop(tmp_path):
+    """Workspace.ingest and Corpus.from_sources read the same rows, keys and repairs."""
+    from pathlib import Path
+
+    from neco.corpus import Corpus
+
+    sources = [
+        READERS / "basic.csv",
+        READERS / "posts.jsonl",
+        SourceSpec(_copy(tmp_path, "tabs.tsv"), community="p"),
+        SourceSpec(READERS / "tabs.tsv", community="q", id_prefix="q:"),
+    ]
+    ws = Workspace(tmp_path / "ws")
+    report = ws.ingest(sources)
+    corpus = Corpus.from_sources(sources)
+    stored = ws.corpus()
+    assert stored["source"].tolist() == corpus.rows["source"].tolist()
+    assert "tabs.tsv#2" in set(stored["source"])
+    for column in ("id", "text", "community", "parent_id", "thread_id", "repairs"):
+        assert stored[column].fillna("-").tolist() == corpus.rows[column].fillna("-").tolist()
+    assert ws.rejected()["reason"].tolist() == corpus.rejected["reason"].tolist()
+    for in_ws, in_memory in zip(report.sources, corpus.report.sources, strict=True):
+        assert (in_ws.key, in_ws.sha256, in_ws.rows_read, in_ws.repairs) == (
+            in_memory.key,
+            in_memory.sha256,
+            in_memory.rows_read,
+            in_memory.repairs,
+        )
+        assert in_ws.path == str(Path(in_memory.path).resolve())
+
+
+def test_workspace_ingest_missing_source_writes_nothing(tmp_path):
+    from neco.errors import SourceError
+
+    ws = Workspace(tmp_path / "ws")
+    ws.ingest([READERS / "basic.csv"])
+    before = (tmp_path / "ws" / "manifest.json").read_text()
+    with pytest.raises(SourceError, match=r"^Source not found: .*nowhere\.csv\. Expected a file"):
+        ws.ingest([READERS / "tabs.tsv", tmp_path / "nowhere.csv"])
+    assert (tmp_path / "ws" / "manifest.json").read_text() == before
+    assert len(ws.corpus()) == 3
+
+
+def test_workspace_unchanged_sources_are_reported_before_new_ones(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    ws.ingest([READERS / "basic.csv"])
+    report = ws.ingest([READERS / "tabs.tsv", READERS / "basic.csv", READERS / "tabs.tsv"])
+    assert [(s.key, s.status) for s in report.sources] == [
+        ("basic.csv", "unchanged"),
+        ("tabs.tsv", "unchanged"),  # the same file twice in one call is read once
+        ("tabs.tsv", "ingested"),
+    ]

@@ -3,8 +3,11 @@
 >>> from neco.corpus import Corpus, SourceSpec
 >>> SourceSpec("captions.csv", community="museum").community
 'museum'
+>>> SourceSpec.from_options("captions.csv", text_col="alt", no_header=False).columns
+{'text': 'alt'}
 """
 
+from neco.corpus.build import read_sources
 from neco.corpus.corpus import Corpus
 from neco.corpus.report import IngestReport, SourceReport
 from neco.corpus.schema import CORPUS_SCHEMA, REJECT_REASONS, REJECTED_SCHEMA
@@ -19,4 +22,5 @@ __all__ = [
     "IngestReport",
     "SourceReport",
     "SourceSpec",
+    "read_sources",
 ]

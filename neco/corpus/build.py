@@ -6,6 +6,8 @@ that cannot be used becomes a row of the rejected table with a reason code and a
 :func:`repair_discourse` then checks reply links over everything ingested together: a parent
 id that names no caption, or a chain of replies that loops back on itself, is removed from the
 row and the removal is written into the row's ``repairs`` column.
+:func:`read_sources` does both for a list of sources: it is the one ingest loop, used by
+``Corpus.from_sources`` (in memory) and ``Workspace.ingest`` (appended to a workspace).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +34,14 @@ from neco.corpus.normalise import (
 )
 from neco.corpus.readers import RawRecord, SourceReader, open_source
 from neco.corpus.schema import CORPUS_SCHEMA, REJECTED_SCHEMA
-from neco.corpus.sources import SourceSpec
+from neco.corpus.sources import SourceSpec, as_specs
+from neco.progress import NullProgress, Progress
 
 CHUNK_RECORDS = 50_000
 UNLABELLED = "unlabelled"
+
+#: Reply links of captions read earlier: id -> (parent_id, thread_id).
+KnownLinks = Mapping[str, tuple[str | None, str | None]]
 
 
 @dataclass
@@ -347,7 +353,7 @@ def _append_note(repairs: list[str | None], i: int, note: str) -> None:
 
 def repair_discourse(
     results: Iterable[SourceResult],
-    known: dict[str, tuple[str | None, str | None]] | None = None,
+    known: KnownLinks | None = None,
 ) -> None:
     """Check and repair reply links of newly built sources, in place.
 
@@ -445,3 +451,62 @@ def repair_discourse(
             t = t.set_column(t.schema.get_field_index(name), name, pa.array(values, pa.string()))
         res.accepted = t.cast(CORPUS_SCHEMA)
         offset += n
+
+
+def source_key(path: Path, used: Collection[str]) -> str:
+    """A source's key: its file name, or ``name#2``, ``name#3``, ... when that is taken.
+
+    >>> source_key(Path("data/a.csv"), {"a.csv", "a.csv#2"})
+    'a.csv#3'
+    """
+    key, n = path.name, 1
+    while key in used:
+        n += 1
+        key = f"{path.name}#{n}"
+    return key
+
+
+def read_sources(
+    specs: Sequence[SourceSpec | str | Path],
+    *,
+    existing_ids: set[str] | None = None,
+    known_links: KnownLinks | Callable[[], KnownLinks] | None = None,
+    keys: Collection[str] = (),
+    progress: Progress | None = None,
+) -> list[SourceResult]:
+    """Read and validate every source, then repair reply links across all of them.
+
+    Sources are built one after the other with :func:`build_source` (ids must be unique
+    across them and against ``existing_ids``, which is updated in place) and then checked
+    together by :func:`repair_discourse`, so a reply may point into another source of the
+    same call or, through ``known_links``, to a caption read earlier. ``known_links`` may be a
+    function: it is called only when a new row has a parent id, since reading a workspace's
+    links costs a pass over its corpus. Each source gets a key from its file name that is not
+    in ``keys`` nor used earlier in the call (:func:`source_key`).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.csv").write_text("id,text,reply_to\\n1,a kite,\\n2,a heron,1\\n3,x,9\\n")
+    >>> [result] = read_sources([SourceSpec(folder / "a.csv", columns={"parent": "reply_to"})])
+    >>> result.key, result.accepted.column("parent_id").to_pylist(), dict(result.repairs)
+    ('a.csv', [None, '1', None], {'dangling_parent': 1})
+    """
+    progress = progress or NullProgress()
+    ids = set() if existing_ids is None else existing_ids
+    used = set(keys)
+    results: list[SourceResult] = []
+    for spec in as_specs(specs):
+        reader = open_source(spec)
+        key = source_key(Path(spec.path), used)
+        used.add(key)
+        handle = progress.task(f"reading {key}", total=reader.total_bytes)
+
+        def on_progress(done: int, rows: int, handle: Any = handle) -> None:
+            progress.update(handle, done, f"{rows:,} rows")
+
+        results.append(build_source(spec, key, ids, reader, on_progress))
+        progress.finish(handle)
+    if any(r.accepted.column("parent_id").null_count < r.accepted.num_rows for r in results):
+        known = known_links() if callable(known_links) else known_links
+        repair_discourse(results, known)
+    return results

@@ -42,6 +42,5 @@ def read_recipe(path: str | Path) -> list[SourceSpec]:
             )
         entry = dict(entry)
         entry["path"] = path.parent / entry["path"]
-        entry["na_values"] = tuple(entry.get("na_values", ()))
         specs.append(SourceSpec(**entry))
     return specs

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from neco.corpus.build import SourceResult
 
 
 @dataclass
@@ -83,3 +86,32 @@ class IngestReport:
             "communities": self.communities,
             "sources": [asdict(s) for s in self.sources],
         }
+
+
+def source_report(result: SourceResult, sha: str, resolved: str) -> SourceReport:
+    """The report of one source just read: ``sha`` is its SHA-256, ``resolved`` its path.
+
+    Communities and reasons are sorted by name, so that two reports of the same source
+    compare equal.
+    """
+    communities: dict[str, int] = {}
+    if result.accepted.num_rows:
+        counts = result.accepted.column("community").value_counts()
+        communities = {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()}
+    return SourceReport(
+        key=result.key,
+        path=resolved,
+        status="ingested",
+        sha256=sha,
+        format=result.format,
+        encoding=result.encoding,
+        columns=result.columns,
+        rows_read=result.rows_read,
+        accepted=result.accepted.num_rows,
+        rejected=result.rejected.num_rows,
+        rejected_by_reason=dict(sorted(result.rejected_by_reason.items())),
+        repairs=dict(result.repairs),
+        communities=dict(sorted(communities.items())),
+        notes=result.notes,
+        seconds=round(result.seconds, 3),
+    )

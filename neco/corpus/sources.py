@@ -4,16 +4,21 @@ A :class:`SourceSpec` says where a source is and how to read it. Everything left
 is detected: the format from the content and the extension, the encoding from byte-order
 marks and a UTF-8 check, the delimiter of a delimited file from the rows themselves, the
 columns from common names (:mod:`neco.corpus.columns`).
+
+:meth:`SourceSpec.from_options` builds a spec from the option names of ``neco ingest``
+(``text_col``, ``na_value``, ``no_header``, ...) as well as the field names, so that the CLI
+and the Python API (``Corpus.from_csv(path, text_col="caption")``) read a source the same way.
 """
 
 from __future__ import annotations
 
 import codecs
+import difflib
 import gzip
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -47,6 +52,31 @@ _EXT_FORMAT = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+
+#: Option names of ``neco ingest`` (``--text-col`` ...) and the column role each one sets.
+COLUMN_OPTIONS: dict[str, str] = {
+    "text_col": "text",
+    "id_col": "id",
+    "community_col": "community",
+    "parent_col": "parent",
+    "thread_col": "thread",
+    "author_col": "author",
+    "time_col": "timestamp",
+    "image_col": "image",
+    "lang_col": "lang",
+}
+
+#: Names a delimiter can be given by (shells make a literal tab awkward to type).
+DELIMITER_NAMES: dict[str, str] = {
+    "tab": "\t",
+    "\\t": "\t",
+    "comma": ",",
+    "semicolon": ";",
+    "pipe": "|",
+}
+
+# Options that must be text when given; the others are checked by the dataclass or the reader.
+_TEXT_OPTIONS = ("format", "community", "encoding", "delimiter", "lang", "id_prefix")
 
 
 @dataclass
@@ -84,10 +114,99 @@ class SourceSpec:
                 f"Unknown format {self.format!r} for {self.path}. "
                 f"Expected one of: {', '.join(FORMATS)}."
             )
+        if self.delimiter is not None:
+            self.delimiter = DELIMITER_NAMES.get(self.delimiter, self.delimiter)
+            if not isinstance(self.delimiter, str) or len(self.delimiter) != 1:
+                raise SourceError(
+                    "The delimiter must be one character (or tab, comma, semicolon, pipe). "
+                    f"Got {self.delimiter!r} instead."
+                )
+        # A single string is one value, not a sequence of one-letter values.
+        self.na_values = (
+            (self.na_values,) if isinstance(self.na_values, str) else tuple(self.na_values)
+        )
         if self.dialog_rows not in ("turn", "utterance"):
             raise SourceError(
                 f"dialog_rows must be 'turn' or 'utterance'. Got {self.dialog_rows!r} instead."
             )
+
+    @classmethod
+    def from_options(cls, path: str | Path, **options: Any) -> SourceSpec:
+        """A spec from ``neco ingest``'s option names or the field names (or a mix).
+
+        Accepted, besides the fields: the column options of :data:`COLUMN_OPTIONS`
+        (``text_col="caption"`` is ``columns={"text": "caption"}``), ``na_value`` (one value
+        or several, added to ``na_values``) and ``no_header`` (``header=not no_header``).
+        ``None`` means "not given", so the CLI can pass its defaults through. A name neco does
+        not know, the same column role given twice with different columns, or ``community``
+        (a label for every row) together with a community column raises
+        :class:`~neco.errors.SourceError`.
+
+        >>> spec = SourceSpec.from_options("a.csv", text_col="caption", na_value="Image",
+        ...                                no_header=False, delimiter="tab")
+        >>> spec.columns, spec.na_values, spec.header, spec.delimiter
+        ({'text': 'caption'}, ('Image',), True, '\\t')
+        """
+        accepted = sorted({*cls.__dataclass_fields__, *COLUMN_OPTIONS, "na_value", "no_header"})
+        accepted.remove("path")
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            hints = [
+                f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
+                for name in unknown
+                for close in [difflib.get_close_matches(name, accepted, n=1)]
+            ]
+            raise SourceError(
+                f"Unknown source option(s): {', '.join(hints)}. "
+                f"Expected any of: {', '.join(accepted)}."
+            )
+        given = {name: value for name, value in options.items() if value is not None}
+        for name in _TEXT_OPTIONS:
+            if name in given and not isinstance(given[name], str):
+                raise SourceError(
+                    f"The {name!r} option of a source must be a str. Got {given[name]!r} instead."
+                )
+        for name in ("header", "no_header"):
+            if name in given and not isinstance(given[name], bool):
+                raise SourceError(
+                    f"The {name!r} option of a source must be a bool. Got {given[name]!r} instead."
+                )
+        columns = given.pop("columns", {})
+        if not isinstance(columns, dict):
+            raise SourceError(
+                "The 'columns' option of a source must be a dict of role -> column name. "
+                f"Got {columns!r} instead."
+            )
+        columns = dict(columns)
+        for option, role in COLUMN_OPTIONS.items():
+            name = given.pop(option, None)
+            if name is None:
+                continue
+            if columns.get(role, name) != name:
+                raise SourceError(
+                    f"Two columns given for the role {role!r}: {option}={name!r} and "
+                    f"columns[{role!r}]={columns[role]!r}. Expected one."
+                )
+            columns[role] = name
+        if "community" in given and "community" in columns:
+            raise SourceError(
+                f"Both community={given['community']!r} (one label for every row) and the "
+                f"community column {columns['community']!r} were given. Expected one of them: "
+                "community for a fixed label, community_col to read it from each row."
+            )
+        na_values = [
+            *_text_values(given.pop("na_values", ())),
+            *_text_values(given.pop("na_value", ())),
+        ]
+        if "no_header" in given:
+            no_header = given.pop("no_header")
+            if "header" in given and bool(given["header"]) == bool(no_header):
+                raise SourceError(
+                    f"header={given['header']!r} and no_header={no_header!r} contradict each "
+                    "other. Expected one of them."
+                )
+            given["header"] = not no_header
+        return cls(path, columns=columns, na_values=tuple(dict.fromkeys(na_values)), **given)
 
     def options(self) -> dict[str, Any]:
         """The reading options as plain JSON-able values (for the manifest)."""
@@ -96,6 +215,45 @@ class SourceSpec:
         out["na_values"] = list(self.na_values)
         out["image_root"] = None if self.image_root is None else str(self.image_root)
         return out
+
+
+def _text_values(value: str | Iterable[str]) -> list[str]:
+    """One string or an iterable of them, as a list (a lone string is one value)."""
+    if isinstance(value, str):
+        values = [value]
+    elif isinstance(value, Iterable):
+        values = list(value)
+    else:
+        raise SourceError(
+            f"Missing-value markers must be a str or a list of str. Got {value!r} instead."
+        )
+    for item in values:
+        if not isinstance(item, str):
+            raise SourceError(f"Missing-value markers must be str. Got {item!r} instead.")
+    return values
+
+
+def as_specs(
+    sources: SourceSpec | str | Path | Sequence[SourceSpec | str | Path],
+) -> list[SourceSpec]:
+    """Specs for a list of sources; a path becomes a spec that detects everything.
+
+    >>> [s.path.name for s in as_specs(["a.csv", SourceSpec("b.jsonl")])]
+    ['a.csv', 'b.jsonl']
+    >>> as_specs("c.tsv")[0].path.name  # one source need not be wrapped in a list
+    'c.tsv'
+    """
+    if isinstance(sources, SourceSpec | str | Path):
+        sources = [sources]
+    specs = []
+    for source in sources:
+        if not isinstance(source, SourceSpec | str | Path):
+            raise SourceError(
+                "Expected sources as SourceSpec, str or pathlib.Path. "
+                f"Got a {type(source).__name__}: {source!r}."
+            )
+        specs.append(source if isinstance(source, SourceSpec) else SourceSpec(source))
+    return specs
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -109,6 +267,8 @@ def sha256_of(path: Path) -> str:
     >>> sha256_of(p)[:12]
     'ba7816bf8f01'
     """
+    if not path.exists():
+        raise SourceError(f"Source not found: {path}. Expected a file or folder that exists.")
     if path.is_dir():
         digest = hashlib.sha256()
         for child in sorted(p for p in path.rglob("*") if p.is_file()):

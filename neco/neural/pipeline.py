@@ -138,10 +138,11 @@ def _models(ctx: StageContext, spec: str, kinds: Sequence[str]) -> dict[str, Any
     device = _device(ctx)
     out = {}
     for kind in kinds:
-        out[kind] = ctx.cached(
-            f"{spec}:{kind}",
-            lambda kind=kind: load_set(spec, kinds=[kind], device=device)[kind],
-        )
+
+        def load(kind: str = kind) -> Any:
+            return load_set(spec, kinds=[kind], device=device)[kind]
+
+        out[kind] = ctx.cached(f"{spec}:{kind}", load)
     return out
 
 
@@ -433,7 +434,7 @@ def _spacy_words(
     if tokens.empty or (tokens["pos"] == "").all() or set(tokens["id"]) != set(ids):
         return None
     return {
-        caption_id: (group["text"].tolist(), group["pos"].tolist())
+        str(caption_id): (group["text"].tolist(), group["pos"].tolist())
         for caption_id, group in tokens.groupby("id", sort=False)
     }
 

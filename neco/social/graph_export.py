@@ -26,12 +26,25 @@ def build_graph(
     top_terms: int = 2000,
     min_count: int = 3,
 ) -> dict[str, Any]:
-    """Build graph ``kind`` (optionally for one community), write it to ``out``, summarise it."""
-    from neco.social.graphs import export_graph
+    """Build graph ``kind`` (optionally for one community), write it to ``out``, summarise it.
+
+    The arguments are checked before the workspace is read, so that a wrong ``--out`` suffix
+    or count fails at once rather than after the graph is built.
+    """
+    from neco.social.graphs import _check_int, check_export_path, export_graph
     from neco.workspace import Workspace
 
+    # 1. check the arguments
     if kind not in KINDS:
-        raise NecoError(f"The 'kind' parameter must be one of {', '.join(KINDS)}. Got {kind!r}.")
+        raise NecoError(
+            f"The 'kind' parameter of build_graph must be one of {', '.join(KINDS)}. "
+            f"Got {kind!r} instead."
+        )
+    out = check_export_path(out, "build_graph")
+    top_terms = _check_int(top_terms, "build_graph", "top_terms", minimum=1)
+    min_count = _check_int(min_count, "build_graph", "min_count", minimum=1)
+
+    # 2. read the captions
     ws = Workspace(workspace).require()
     frame = ws.corpus(["id", "text", "community", "parent_id", "thread_id", "author"])
     if community is not None:
@@ -39,6 +52,8 @@ def build_graph(
         if community not in names:
             raise NecoError(f"No community {community!r}. Communities: {', '.join(names)}.")
         frame = frame[frame["community"] == community]
+
+    # 3. build the graph and write it
     if kind in ("cooccurrence", "bipartite", "terms", "captions"):
         graph = _term_graph(ws, frame, kind, top_terms, min_count)
     elif kind in ("discourse", "authors"):
@@ -51,6 +66,11 @@ def build_graph(
     else:
         from neco.social.semantic import EmbeddingCache, embed_texts, semantic_graph
 
+        if len(frame) < 2:
+            raise NecoError(
+                "A semantic graph links each caption to its nearest others: expected at least "
+                f"2 captions, found {len(frame)}."
+            )
         cache = EmbeddingCache(ws.path / "social" / "embedding_cache", "all-MiniLM-L6-v2")
         vectors = embed_texts(frame["text"].tolist(), cache=cache)
         graph = semantic_graph(frame["id"].tolist(), vectors, k=min(10, len(frame) - 1))

@@ -70,9 +70,14 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 
+from neco.errors import NecoError
+
 __all__ = [
+    "InvalidParameterError",
     "add_centralities",
     "bipartite_graph",
+    "check_disparity_alpha",
+    "check_export_path",
     "cooccurrence_graph",
     "detect_communities",
     "disparity_filter",
@@ -101,8 +106,18 @@ IntArray = npt.NDArray[np.int64]
 # --------------------------------------------------------------------------- validation
 
 
-def _param_error(func: str, param: str, expected: str, got: str) -> ValueError:
-    return ValueError(f"The {param!r} parameter of {func} must be {expected}. Got {got} instead.")
+class InvalidParameterError(NecoError, ValueError):
+    """A bad argument to a function of this module.
+
+    A :class:`~neco.errors.NecoError`, so the CLI reports it without a traceback (exit code 2),
+    and a ``ValueError``, as scikit-learn's error of the same name is, for code that catches that.
+    """
+
+
+def _param_error(func: str, param: str, expected: str, got: str) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"The {param!r} parameter of {func} must be {expected}. Got {got} instead."
+    )
 
 
 def _check_int(value: object, func: str, param: str, *, minimum: int) -> int:
@@ -315,6 +330,22 @@ def cooccurrence_graph(
     return graph
 
 
+def check_disparity_alpha(alpha: object) -> float:
+    """``alpha`` as a float if it is a significance level for :func:`disparity_filter`.
+
+    Callers that filter after long work (``neco social --backbone-alpha``) check it first.
+
+    >>> check_disparity_alpha(0.2)
+    0.2
+    >>> check_disparity_alpha(2)
+    Traceback (most recent call last):
+    ...
+    neco.social.graphs.InvalidParameterError: The 'alpha' parameter of disparity_filter must be \
+a float in (0, 1). Got 2 instead.
+    """
+    return _check_float(alpha, "disparity_filter", "alpha", low=0.0, high=1.0, closed="neither")
+
+
 def disparity_filter(graph: nx.Graph, *, alpha: float = 0.05, weight: str = "weight") -> nx.Graph:
     """The disparity-filter backbone of a weighted graph (Serrano, Boguñá & Vespignani 2009).
 
@@ -345,7 +376,7 @@ def disparity_filter(graph: nx.Graph, *, alpha: float = 0.05, weight: str = "wei
     """
     func = "disparity_filter"
     graph = _check_graph(graph, func)
-    alpha = _check_float(alpha, func, "alpha", low=0.0, high=1.0, closed="neither")
+    alpha = check_disparity_alpha(alpha)
     if not isinstance(weight, str):
         raise _param_error(func, "weight", "the name of an edge attribute (str)", repr(weight))
     nodes, u, v, w = _edge_arrays(graph, weight, func, positive=True, loops=False)
@@ -919,6 +950,29 @@ def _atomic_path(path: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def check_export_path(path: object, func: str = "export_graph") -> Path:
+    """``path`` as a :class:`~pathlib.Path` if :func:`export_graph` can write to it.
+
+    The suffix chooses the format: ``.gexf``, ``.graphml`` or ``.parquet`` (any case). Check
+    it before building a graph, so that a typo does not cost the build.
+
+    >>> check_export_path("out/cooccurrence.GEXF").name
+    'cooccurrence.GEXF'
+    >>> check_export_path("g.json")
+    Traceback (most recent call last):
+    ...
+    neco.social.graphs.InvalidParameterError: The 'path' parameter of export_graph must be \
+a path ending in one of '.gexf', '.graphml', '.parquet'. Got 'g.json' instead.
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise _param_error(func, "path", "a str or pathlib.Path", f"a {type(path).__name__}")
+    out = Path(path)
+    if out.suffix.lower() not in EXPORT_SUFFIXES:
+        expected = "a path ending in one of " + ", ".join(repr(s) for s in EXPORT_SUFFIXES)
+        raise _param_error(func, "path", expected, repr(str(out)))
+    return out
+
+
 def export_graph(graph: nx.Graph, path: str | Path) -> list[Path]:
     """Write a graph for other tools; the format follows the suffix of ``path``.
 
@@ -943,28 +997,30 @@ def export_graph(graph: nx.Graph, path: str | Path) -> list[Path]:
     func = "export_graph"
     if not isinstance(graph, nx.Graph):
         raise _param_error(func, "graph", "a networkx graph", f"a {type(graph).__name__}")
-    if not isinstance(path, str | os.PathLike):
-        raise _param_error(func, "path", "a str or pathlib.Path", f"a {type(path).__name__}")
-    path = Path(path)
+    path = check_export_path(path, func)
     suffix = path.suffix.lower()
-    if suffix not in EXPORT_SUFFIXES:
-        expected = "a path ending in one of " + ", ".join(repr(s) for s in EXPORT_SUFFIXES)
-        raise _param_error(func, "path", expected, repr(str(path)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".parquet":
-        nodes, edges = graph_tables(graph)
-        stem = path.name[: -len(path.suffix)]
-        written = []
-        for table, kind in ((nodes, "nodes"), (edges, "edges")):
-            target = path.with_name(f"{stem}.{kind}.parquet")
-            with _atomic_path(target) as tmp:
-                pq.write_table(table, tmp)
-            written.append(target)
-        return written
-    plain = _plain_copy(graph)
-    with _atomic_path(path) as tmp:
-        if suffix == ".gexf":
-            nx.write_gexf(plain, tmp)
-        else:
-            nx.write_graphml(plain, tmp)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".parquet":
+            nodes, edges = graph_tables(graph)
+            stem = path.name[: -len(path.suffix)]
+            written = []
+            for table, kind in ((nodes, "nodes"), (edges, "edges")):
+                target = path.with_name(f"{stem}.{kind}.parquet")
+                with _atomic_path(target) as tmp:
+                    pq.write_table(table, tmp)
+                written.append(target)
+            return written
+        plain = _plain_copy(graph)
+        with _atomic_path(path) as tmp:
+            if suffix == ".gexf":
+                nx.write_gexf(plain, tmp)
+            else:
+                nx.write_graphml(plain, tmp)
+    except OSError as exc:
+        # A folder that cannot be made or written to is the user's to fix, not a bug.
+        raise NecoError(
+            f"Cannot write the graph to {path}: {exc.strerror or exc}. Expected a writable "
+            "folder; choose another path."
+        ) from exc
     return [path]

@@ -228,7 +228,20 @@ def _graph_to_tables(graph: nx.Graph, scope: str) -> tuple[pa.Table, pa.Table]:
     nodes, edges = graph_tables(graph)
     nodes = nodes.append_column("scope", pa.array([scope] * nodes.num_rows, pa.string()))
     edges = edges.append_column("scope", pa.array([scope] * edges.num_rows, pa.string()))
-    return nodes, edges
+    return _with_declared(nodes, "social/cooc_nodes"), _with_declared(edges, "social/cooc_edges")
+
+
+def _with_declared(table: pa.Table, name: str) -> pa.Table:
+    """An empty graph's table has no attribute columns: give it the declared ones."""
+    from neco.catalogue import VECTOR, spec_of
+
+    if table.num_rows:
+        return table
+    columns = {
+        c.name: pa.array([], c.type if c.type != VECTOR else pa.list_(pa.float32()))
+        for c in spec_of(name).columns
+    }
+    return pa.table(columns)
 
 
 def cooccurrence_backbone(

@@ -97,7 +97,11 @@ def test_pipeline_every_stage_with_tiny_components(setup):
     assert len(guidance) == 2 * 2 * 2  # prompts x scales x seeds
     diversity = ws.read_table("neural/guidance_diversity").to_pandas()
     assert len(diversity) == 4 and (diversity["vendi"] >= 1.0 - 1e-9).all()
-    assert "neural" in ws.manifest()["stages"]
+    recorded = ws.manifest()["stages"]
+    assert {f"neural.{s}" for s in config.stages} <= set(recorded)
+    # components are recorded with where their weights came from (tiny test weights here)
+    weights = {c.get("weights") for c in recorded["neural.text"]["components"]}
+    assert weights <= {"random", "none", "unverified", "pretrained"} and weights - {"none"}
 
 
 def test_pipeline_missing_weights_skip_with_instructions(setup, tmp_path, monkeypatch):
@@ -130,7 +134,8 @@ def test_pipeline_cli_neural_and_models(setup, tmp_path, monkeypatch, capsys):
     )
     assert code == 0
     stages = json.loads(capsys.readouterr().out)["stages"]
-    assert stages["text"]["status"] == "ran" and stages["text"]["device"] == "cpu"
+    text = stages["neural.text"]
+    assert text["status"] in ("ran", "unchanged") and text["device"] == "cpu"
     assert main(["neural", "-w", str(ws.path), "--stages", "tokens,colour"]) == 2
     assert "Unknown stage(s) ['colour']" in capsys.readouterr().err
     assert main(["models", "list", "sd15", "--json"]) == 0

@@ -647,3 +647,100 @@ def test_graphs_export_rejects_unknown_suffix(tmp_path: Path) -> None:
         f"'.graphml', '.parquet'. Got {str(tmp_path / 'g.csv')!r} instead."
     )
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- user errors
+
+
+@pytest.mark.parametrize(("alpha", "shown"), [(2.0, "2.0"), (-1, "-1"), (0.0, "0.0"), (1, "1")])
+def test_graphs_disparity_bad_alpha_is_a_neco_error(alpha: float, shown: str) -> None:
+    from neco.errors import NecoError
+
+    g = nx.Graph([("a", "b", {"weight": 1.0}), ("b", "c", {"weight": 2.0})])
+    with pytest.raises(NecoError) as err:
+        disparity_filter(g, alpha=alpha)
+    assert str(err.value) == (
+        f"The 'alpha' parameter of disparity_filter must be a float in (0, 1). Got {shown} instead."
+    )
+    assert isinstance(err.value, ValueError)  # code that catches ValueError still does
+    assert err.value.exit_code == 2
+    with pytest.raises(NecoError, match=r"Got 'high' instead\.$"):
+        graphs.check_disparity_alpha("high")
+    assert graphs.check_disparity_alpha(0.05) == 0.05
+
+
+def test_graphs_every_parameter_error_is_a_neco_error() -> None:
+    from neco.errors import NecoError
+
+    bad_calls = [
+        lambda: cooccurrence_graph([[1, 0]], ["a", "b"]),
+        lambda: cooccurrence_graph(sp.csr_matrix([[1, 0]]), ["a", "b"], min_count=0),
+        lambda: detect_communities(nx.path_graph(3), method="infomap"),
+        lambda: add_centralities(nx.path_graph(3), weight=3),
+        lambda: bipartite_graph(sp.csr_matrix([[1]]), ["d1", "d2"], ["t"]),
+        lambda: term_projection(sp.csr_matrix([[1]]), ["t"], min_weight=2.0),
+        lambda: document_projection(sp.csr_matrix([[1]]), ["d"], k=0),
+        lambda: graph_tables("not a graph"),
+        lambda: export_graph(nx.path_graph(2), 42),
+    ]
+    for call in bad_calls:
+        with pytest.raises(NecoError, match=r"^The '\w+' parameter of \w+ must be .* instead\.$"):
+            call()
+
+
+def test_graphs_check_export_path_suffixes(tmp_path: Path) -> None:
+    from neco.errors import NecoError
+
+    for name in ("g.gexf", "g.GraphML", "nested/g.parquet"):
+        assert graphs.check_export_path(tmp_path / name) == tmp_path / name
+    for name in ("x.json", "g.txt", "noext"):
+        with pytest.raises(NecoError) as err:
+            graphs.check_export_path(name)
+        assert str(err.value) == (
+            "The 'path' parameter of export_graph must be a path ending in one of '.gexf', "
+            f"'.graphml', '.parquet'. Got {name!r} instead."
+        )
+
+
+def test_graphs_export_unwritable_folder_is_a_neco_error(tmp_path: Path) -> None:
+    from neco.errors import NecoError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(NecoError, match=r"^Cannot write the graph to .*file/g\.gexf: "):
+        export_graph(nx.path_graph(2), blocker / "g.gexf")
+
+
+def test_graphs_build_graph_checks_out_before_reading_the_workspace(tmp_path: Path) -> None:
+    from neco.errors import NecoError
+    from neco.social.graph_export import build_graph
+
+    missing = tmp_path / "no-workspace"
+    for out in ("x.json", "g.txt"):
+        with pytest.raises(NecoError) as err:
+            build_graph(missing, "cooccurrence", tmp_path / out)
+        assert str(err.value) == (
+            "The 'path' parameter of build_graph must be a path ending in one of '.gexf', "
+            f"'.graphml', '.parquet'. Got {str(tmp_path / out)!r} instead."
+        )
+    with pytest.raises(NecoError, match=r"'top_terms' parameter of build_graph .* Got 0 instead"):
+        build_graph(missing, "terms", tmp_path / "g.gexf", top_terms=0)
+    with pytest.raises(NecoError, match=r"'min_count' parameter of build_graph .* Got -1 instead"):
+        build_graph(missing, "terms", tmp_path / "g.gexf", min_count=-1)
+    with pytest.raises(NecoError, match=r"'kind' parameter of build_graph must be one of"):
+        build_graph(missing, "tree", tmp_path / "g.gexf")
+    # with good arguments, the first thing to fail is the missing workspace
+    with pytest.raises(NecoError, match=r"^No neco workspace at "):
+        build_graph(missing, "terms", tmp_path / "g.gexf")
+    assert not missing.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_graphs_cli_graph_bad_out_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from neco.cli import main
+
+    ws = str(tmp_path / "no-workspace")
+    assert main(["graph", "-w", ws, "--kind", "terms", "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "must be a path ending in one of '.gexf', '.graphml', '.parquet'" in err
+    assert "Traceback" not in err

@@ -69,10 +69,11 @@ def test_pipeline_full_run_writes_every_table(workspace):
         "keyness",
         "cooccurrence",
         "discourse",
+        "sample",
         "semantic",
         "relations",
     ]
-    assert result.steps["parse"]["cached"] is False
+    assert {s["status"] for s in result.steps.values()} == {"ran"}
     assert result.steps["prompts"]["communities"] == ["prompts"]
     tables = set(workspace.tables())
     for name in (
@@ -83,6 +84,8 @@ def test_pipeline_full_run_writes_every_table(workspace):
         "social/cooc_edges",
         "social/discourse_threads",
         "social/semantic_edges",
+        "social/reference_vectors",
+        "sample/items",
         "social/relations",
         "social/relation_counts",
     ):
@@ -120,17 +123,24 @@ def test_pipeline_full_run_writes_every_table(workspace):
     assert sorted(replies.edges()) == [("f2", "f1"), ("f3", "f2"), ("f4", "f1")]
 
 
-def test_pipeline_second_run_uses_cached_parse(workspace):
+def test_pipeline_second_run_skips_every_unchanged_stage(workspace):
     config = SocialConfig(parse=ParseConfig(mode="lexical"), skip=("semantic",))
     first = run_social(workspace, config)
     tokens = workspace.read_table("social/tokens")
     again = run_social(workspace, config)
-    assert (first.steps["parse"]["cached"], again.steps["parse"]["cached"]) == (False, True)
-    assert workspace.read_table("social/tokens").equals(tokens)
-    assert again.steps["relations"] == {
-        "seconds": again.steps["relations"]["seconds"],
-        "skipped": "needs --mode full",
+    assert first.steps["parse"]["status"] == "ran"
+    assert {name: s["status"] for name, s in again.steps.items()} == {
+        "parse": "unchanged",
+        "prompts": "unchanged",
+        "keyness": "unchanged",
+        "cooccurrence": "unchanged",
+        "discourse": "unchanged",
+        "relations": "skipped",
     }
+    assert workspace.read_table("social/tokens").equals(tokens)
+    assert again.steps["relations"]["reason"] == (
+        "relations need dependency parses: run neco social --mode full"
+    )
     with pytest.raises(NecoError, match="Unknown step"):
         run_social(workspace, SocialConfig(skip=("everything",)))
 
@@ -140,8 +150,8 @@ def test_pipeline_cli_vocab_kwic_collocates_graph(workspace, tmp_path, capsys):
     assert main(["vocab", "-w", ws]) == 2  # no parse yet
     assert "Run: neco social" in capsys.readouterr().err
     assert main(["social", "-w", ws, "--mode", "lexical", "--skip", "semantic", "--json"]) == 0
-    steps = json.loads(capsys.readouterr().out)["steps"]
-    assert steps["parse"]["mode"] == "lexical"
+    steps = json.loads(capsys.readouterr().out)["stages"]
+    assert steps["social.parse"]["mode"] == "lexical"
     out = tmp_path / "keyness.csv"
     code = main(
         ["vocab", "-w", ws, "--community", "birds", "--min-count", "2", "--json", "--out", str(out)]
