@@ -36,12 +36,16 @@ def run_demo(
     workspace: str | Path = Path("data/workspace"),
     *,
     fresh: bool = False,
+    mode: str = "full",
+    skip: tuple[str, ...] = (),
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Ingest the demo corpus into ``workspace`` and run the available stages.
 
-    Returns ``{"workspace", "ingest", "stages"}``; ``ingest`` is the ingest report as a dict,
-    ``stages`` a list of ``{"name", "status", "detail"}``.
+    ``mode`` is the NLP layer's parsing mode and ``skip`` its steps to leave out (the tests
+    use a quick lexical run). Returns ``{"workspace", "ingest", "stages"}``: ``ingest`` is the
+    ingest report as a dict, ``stages`` a list of ``{"name", "status", "detail"}`` where
+    status is ``ran``, ``unchanged`` or ``skipped``.
     """
     from neco.corpus.recipe import read_recipe
     from neco.workspace import Workspace
@@ -55,46 +59,40 @@ def run_demo(
     stages = [
         {
             "name": "ingest",
-            "status": "ran",
+            "status": "ran" if report.accepted else "unchanged",
             "detail": f"{summary['accepted']:,} captions in {len(summary['communities'])} "
             f"communities, {summary['rejected']:,} rejected",
         }
     ]
-    stages.append(_run_social(ws, progress))
+    stages.extend(_run_social(ws, mode, skip, progress))
     stages.extend(_run_neural(ws, progress))
     for name, detail in PLANNED_STAGES:
         stages.append({"name": name, "status": "skipped", "detail": detail})
     return {"workspace": str(ws.path), "ingest": report.to_dict(), "stages": stages}
 
 
-def _run_social(ws: Any, progress: Progress) -> dict[str, Any]:
-    """The NLP layer in full mode (the demo corpus is small); skipped with the reason if its
-    dependencies are missing."""
+def _detail(report: Any) -> str:
+    if report.reason:
+        return str(report.reason)
+    info = dict(report.summary)
+    if "scopes" in info:
+        overall = info.pop("scopes")[0]
+        info["backbone"] = f"{overall['nodes']} terms / {overall['edges']} edges"
+    return ", ".join(f"{k}={v}" for k, v in info.items())
+
+
+def _run_social(ws: Any, mode: str, skip: tuple[str, ...], progress: Progress) -> list[Any]:
+    """The NLP layer; skipped with the reason if its dependencies are missing."""
     from neco.errors import MissingDependencyError
 
     try:
         from neco.social.parse import ParseConfig
         from neco.social.pipeline import SocialConfig, run_social
 
-        result = run_social(ws, SocialConfig(parse=ParseConfig(mode="full")), progress)
+        result = run_social(ws, SocialConfig(parse=ParseConfig(mode=mode), skip=skip), progress)
     except MissingDependencyError as exc:
-        return {"name": "social", "status": "skipped", "detail": str(exc)}
-    steps = result.steps
-    how = "cached" if steps["parse"]["cached"] else "parsed"
-    parts = [f"{steps['parse']['tokens']:,} tokens ({how})"]
-    if "keyness" in steps and "rows" in steps["keyness"]:
-        parts.append(f"keyness {steps['keyness']['rows']:,} rows")
-    if "cooccurrence" in steps:
-        overall = steps["cooccurrence"]["scopes"][0]
-        parts.append(f"term backbone {overall['nodes']} terms / {overall['edges']} edges")
-    if "discourse" in steps and "threads" in steps["discourse"]:
-        parts.append(f"{steps['discourse']['threads']} threads")
-    if "semantic" in steps and "edges" in steps["semantic"]:
-        parts.append(f"semantic kNN {steps['semantic']['edges']:,} edges")
-    if "relations" in steps and "triples" in steps["relations"]:
-        parts.append(f"{steps['relations']['triples']:,} relation triples")
-    seconds = sum(s["seconds"] for s in steps.values())
-    return {"name": "social", "status": "ran", "detail": f"{', '.join(parts)} in {seconds:.1f} s"}
+        return [{"name": "social", "status": "skipped", "detail": str(exc)}]
+    return [{"name": r.name, "status": r.status, "detail": _detail(r)} for r in result.stages]
 
 
 def _run_neural(ws: Any, progress: Progress) -> list[dict[str, Any]]:
@@ -114,12 +112,11 @@ def _run_neural(ws: Any, progress: Progress) -> list[dict[str, Any]]:
     gpu = torch.cuda.is_available()
     stages = tuple(s for s in STAGES if gpu or s not in ("attention", "guidance"))
     result = run_neural(ws, NeuralConfig(stages=stages, sample=8), progress)
-    out = []
-    for name, info in result.stages.items():
-        detail = info.get("reason") or ", ".join(
-            f"{k}={v}" for k, v in info.items() if k not in ("status", "seconds")
-        )
-        out.append({"name": f"neural.{name}", "status": info["status"], "detail": detail})
+    out = [
+        {"name": r.name, "status": r.status, "detail": _detail(r)}
+        for r in result.reports
+        if r.name != "sample"
+    ]
     if not gpu:
         for name in ("attention", "guidance"):
             out.append(
