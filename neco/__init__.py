@@ -24,9 +24,12 @@ _EXPORTS = {
     "IngestReport": "neco.corpus",
     "Workspace": "neco.workspace",
     "NecoError": "neco.errors",
+    "Study": "neco.api",
+    "open_study": "neco.api",
 }
 
 if TYPE_CHECKING:
+    from neco.api import Study, open_study
     from neco.corpus import Corpus, IngestReport, SourceSpec
     from neco.errors import NecoError
     from neco.workspace import Workspace
@@ -38,4 +41,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'neco' has no attribute {name!r}")
 
 
-__all__ = ["Corpus", "IngestReport", "NecoError", "SourceSpec", "Workspace", "__version__"]
+__all__ = [
+    "Corpus",
+    "IngestReport",
+    "NecoError",
+    "SourceSpec",
+    "Study",
+    "Workspace",
+    "__version__",
+    "open_study",
+]

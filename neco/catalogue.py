@@ -476,3 +476,7 @@ declare(
     columns="prompt_index:i64 prompt:str scale:f64 n_samples:i64 vendi:f64 mean_cosine:f64",
     meaning="diversity (Vendi score, mean cosine) of a caption's samples at one guidance scale",
 )
+
+
+if __name__ == "__main__":  # python -m neco.catalogue: the README's table reference
+    print(markdown_reference())

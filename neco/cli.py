@@ -895,7 +895,7 @@ def main(argv: list[str] | None = None) -> int:
     usage_types = tuple(m.UsageError for m in modules)
     click_types = tuple(m.ClickException for m in modules)
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="neco", standalone_mode=False)
     except NecoError as exc:
         err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
         return exc.exit_code

@@ -120,3 +120,83 @@ def test_import_neco_is_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert proc.stdout.strip() == "[]"
+
+
+def _commands(app, prefix=()):
+    import typer.main
+
+    group = typer.main.get_command(app)
+    out = []
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            out += [(*prefix, name, sub) for sub in command.commands]
+        else:
+            out.append((*prefix, name))
+    return out
+
+
+def test_cli_every_subcommand_refuses_an_unknown_option_with_usage_and_exit_2(capsys):
+    from neco.cli import app
+
+    commands = _commands(app)
+    assert ("social",) in commands and ("models", "pull") in commands and len(commands) >= 15
+    for command in commands:
+        assert main([*command, "--bogus"]) == 2, command
+        err = capsys.readouterr().err
+        assert "Usage: neco " + " ".join(command) in err, (command, err)
+        assert "No such option: --bogus" in err and "Traceback" not in err
+
+
+def test_cli_suggests_the_nearest_option_and_command(capsys):
+    assert main(["social", "--backbon-alpha", "0.1"]) == 2
+    assert "--backbone-alpha" in capsys.readouterr().err
+    assert main(["socal"]) == 2
+    assert "social" in capsys.readouterr().err.split("No such command")[1]
+
+
+def test_cli_bad_values_are_refused_before_work(tmp_path, capsys):
+    ws = str(tmp_path / "ws")
+    main(["ingest", str(READERS / "tabs.tsv"), "-w", ws])
+    capsys.readouterr()
+    assert main(["social", "-w", ws, "--backbone-alpha", "2"]) == 2
+    assert "Got 2.0 instead" in capsys.readouterr().err
+    assert not (tmp_path / "ws" / "social").exists()  # nothing was parsed
+    assert main(["graph", "-w", ws, "--kind", "terms", "--out", "g.txt"]) == 2
+    assert "'.gexf', '.graphml', '.parquet'" in capsys.readouterr().err
+    assert main(["vocab", "-w", ws, "--out", "t.xlsx"]) == 2
+    assert ".csv, .tsv, .parquet. Got 't.xlsx'" in capsys.readouterr().err
+
+
+def test_cli_tables_lists_declared_and_made_tables(tmp_path, capsys):
+    ws = str(tmp_path / "ws")
+    main(["ingest", str(READERS / "tabs.tsv"), "-w", ws])
+    capsys.readouterr()
+    assert main(["sample", "-w", ws, "--size", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["items"] == 2
+    assert main(["tables", "-w", ws, "--json"]) == 0
+    states = {t["table"]: t for t in json.loads(capsys.readouterr().out)}
+    assert states["sample/items"]["rows"] == 2 and states["sample/items"]["state"] == "fresh"
+    assert states["sample/items"]["inputs"] == ["corpus[id,community]"]
+    assert main(["tables", "--declared", "--json"]) == 0
+    declared = {t["name"] for t in json.loads(capsys.readouterr().out)}
+    assert {"corpus", "social/keyness", "neural/latents"} <= declared
+
+
+def test_cli_example_script_gives_keyness_and_a_concordance(tmp_path):
+    script = REPO / "examples" / "quickstart.py"
+    code = [
+        line
+        for line in script.read_text().splitlines()
+        if line and not line.startswith(('"""', "Run it", "neco from"))
+    ]
+    assert len([c for c in code if not c.startswith(("import", "#"))]) <= 12
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "ws")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "carve" in proc.stdout and "chart" in proc.stdout  # museum's and alt text's top terms
+    assert proc.stdout.count("carved") >= 5  # five concordance lines

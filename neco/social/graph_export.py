@@ -26,7 +26,24 @@ def build_graph(
     top_terms: int = 2000,
     min_count: int = 3,
 ) -> dict[str, Any]:
-    """Build graph ``kind`` (optionally for one community), write it to ``out``, summarise it.
+    """Build graph ``kind`` (optionally for one community), write it to ``out``, summarise it."""
+    _, summary = make_graph(
+        workspace, kind, out, community=community, top_terms=top_terms, min_count=min_count
+    )
+    return summary
+
+
+def make_graph(
+    workspace: Path,
+    kind: str,
+    out: Path | str | None = None,
+    *,
+    community: str | None = None,
+    top_terms: int = 2000,
+    min_count: int = 3,
+) -> tuple[Any, dict[str, Any]]:
+    """Graph ``kind`` (optionally of one community) as networkx, and its summary; written to
+    ``out`` too when given.
 
     The arguments are checked before the workspace is read, so that a wrong ``--out`` suffix
     or count fails at once rather than after the graph is built.
@@ -40,7 +57,8 @@ def build_graph(
             f"The 'kind' parameter of build_graph must be one of {', '.join(KINDS)}. "
             f"Got {kind!r} instead."
         )
-    out = check_export_path(out, "build_graph")
+    if out is not None:
+        out = check_export_path(out, "build_graph")
     top_terms = _check_int(top_terms, "build_graph", "top_terms", minimum=1)
     min_count = _check_int(min_count, "build_graph", "min_count", minimum=1)
 
@@ -74,8 +92,8 @@ def build_graph(
         cache = EmbeddingCache(ws.path / "social" / "embedding_cache", "all-MiniLM-L6-v2")
         vectors = embed_texts(frame["text"].tolist(), cache=cache)
         graph = semantic_graph(frame["id"].tolist(), vectors, k=min(10, len(frame) - 1))
-    files = export_graph(graph, out)
-    return {
+    files = export_graph(graph, out) if out is not None else []
+    return graph, {
         "kind": kind,
         "community": community or "all",
         "nodes": graph.number_of_nodes(),
@@ -85,16 +103,8 @@ def build_graph(
 
 
 def _term_graph(ws: Any, frame: Any, kind: str, top_terms: int, min_count: int) -> Any:
-    from neco.social.graphs import (
-        add_centralities,
-        bipartite_graph,
-        cooccurrence_graph,
-        detect_communities,
-        disparity_filter,
-        document_projection,
-        term_projection,
-    )
-    from neco.social.pipeline import load_tokens
+    from neco.social.graphs import bipartite_graph, document_projection, term_projection
+    from neco.social.pipeline import cooccurrence_backbone, load_tokens
     from neco.social.terms import build_doc_terms
 
     docs = pa.table({"id": frame["id"].tolist(), "community": frame["community"].tolist()})
@@ -110,9 +120,5 @@ def _term_graph(ws: Any, frame: Any, kind: str, top_terms: int, min_count: int) 
         return term_projection(matrix, terms)
     if kind == "captions":
         return document_projection(matrix, list(dtm.doc_ids), k=10)
-    graph = cooccurrence_graph(matrix, terms, min_count=min_count)
-    if graph.number_of_edges():
-        graph = disparity_filter(graph, alpha=0.2, weight="count")
-    detect_communities(graph)
-    add_centralities(graph)
+    graph, _ = cooccurrence_backbone(dtm, top_terms=top_terms, min_count=min_count)
     return graph
