@@ -478,5 +478,28 @@ declare(
 )
 
 
+# The survival ledger (neco.survival): the only place social meets neural ----------------------
+
+declare(
+    "survival/ledger",
+    stage="survival",
+    keys="stage metric community reference representation",
+    columns="stage:str metric:str community:str reference:str representation:str "
+    "value:f64? null_mean:f64? null_std:f64? calibrated:f64? p_value:f64? low:f64? high:f64? "
+    "n_items:i64 status:str reason:str? mechanics_only:bool components:str? params:str?",
+    meaning="how much of one community's relational structure (`reference`, social side) one "
+    "model stage's `representation` keeps, by one metric: value, permutation-null mean and "
+    "spread, calibrated score, bootstrap interval; `status` is `measured` or `not measured` "
+    "(with the reason); `mechanics_only` marks random-weight components",
+)
+declare(
+    "survival/examples",
+    stage="survival",
+    columns="stage:str community:str kind:str id:str text:str detail:str score:f64?",
+    meaning="a caption that illustrates a ledger finding: a word cut off at 77 tokens, a word "
+    "neglected by attention, a relation the encoder cannot tell from its swap",
+)
+
+
 if __name__ == "__main__":  # python -m neco.catalogue: the README's table reference
     print(markdown_reference())
