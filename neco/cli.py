@@ -744,6 +744,80 @@ def neural(
     _print_stages("Model layer", result.reports)
 
 
+# --------------------------------------------------------------------------- survival
+
+
+@app.command()
+def survival(
+    workspace: WorkspaceOpt = Path("data/workspace"),
+    k: Annotated[int, typer.Option(help="Neighbours in the kNN metrics.")] = 10,
+    null_samples: Annotated[int, typer.Option(help="Permutations in each null.")] = 200,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of nulls and intervals.")] = 0,
+    force: Annotated[bool, typer.Option(help="Recompute even when nothing changed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The survival ledger: per community and stage, how much relational structure is kept."""
+    from neco.survival.ledger import SurvivalConfig, run_survival
+    from neco.workspace import Workspace
+
+    ws = Workspace(workspace)
+    config = SurvivalConfig(k=k, null_samples=null_samples, bootstrap=bootstrap, seed=seed)
+    with _progress(as_json) as progress:
+        reports = run_survival(ws, config, force=force, progress=progress)
+    if as_json:
+        print(json.dumps({r.name: r.to_dict() for r in reports}, indent=2, default=str))
+        return
+    _print_stages("Survival", reports)
+    _print_ledger(ws)
+
+
+def _print_ledger(ws: Any) -> None:
+    ledger = ws.read_table("survival/ledger").to_pandas()
+    table = Table(title="Survival ledger (value [95% interval], null mean)", title_justify="left")
+    for col in ("stage", "metric", "community", "reference → representation", "value", "null"):
+        table.add_column(col, overflow="fold")
+    for row in ledger.itertuples(index=False):
+        if row.status != "measured":
+            table.add_row(
+                row.stage,
+                "[yellow]not measured[/yellow]",
+                row.community,
+                escape(str(row.reason)),
+                "",
+                "",
+            )
+            continue
+        value = f"{row.value:.3f}" if row.value == row.value else "—"
+        if row.low == row.low and row.low is not None:
+            value += f" [{row.low:.3f}, {row.high:.3f}]"
+        if row.mechanics_only:
+            value += " [yellow](mechanics only)[/yellow]"
+        null = f"{row.null_mean:.3f}" if row.null_mean == row.null_mean else ""
+        table.add_row(
+            row.stage,
+            row.metric,
+            escape(str(row.community)),
+            escape(f"{row.reference} → {row.representation}"),
+            value,
+            null,
+        )
+    out.print(table)
+
+
+@app.command()
+def report(
+    out_file: Annotated[Path, typer.Option("--out", help="File to write: .html or .md.")],
+    workspace: WorkspaceOpt = Path("data/workspace"),
+) -> None:
+    """Write the survival report: findings per stage with intervals, plots and captions."""
+    from neco.survival.report import write_report
+    from neco.workspace import Workspace
+
+    path = write_report(Workspace(workspace), out_file)
+    out.print(f"Report written to {path}")
+
+
 models_app = typer.Typer(
     help="Model weights: list what is here, pull, check.", no_args_is_help=True
 )

@@ -17,9 +17,7 @@ DEMO_DIR = Path(__file__).resolve().parents[1] / "corpora" / "demo"
 RECIPE = DEMO_DIR / "sources.toml"
 
 #: Stages of the demo after ingestion: (name, what it needs, runner or None if not built yet).
-PLANNED_STAGES: list[tuple[str, str]] = [
-    ("survival", "the survival ledger — not part of this version yet"),
-]
+PLANNED_STAGES: list[tuple[str, str]] = []
 
 
 def demo_recipe() -> Path:
@@ -66,6 +64,7 @@ def run_demo(
     ]
     stages.extend(_run_social(ws, mode, skip, progress))
     stages.extend(_run_neural(ws, progress))
+    stages.extend(_run_survival(ws, progress))
     for name, detail in PLANNED_STAGES:
         stages.append({"name": name, "status": "skipped", "detail": detail})
     return {"workspace": str(ws.path), "ingest": report.to_dict(), "stages": stages}
@@ -128,3 +127,15 @@ def _run_neural(ws: Any, progress: Progress) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def _run_survival(ws: Any, progress: Progress) -> list[dict[str, Any]]:
+    """The survival ledger from whatever ran (rows of random-weight parts are labelled)."""
+    from neco.survival.ledger import run_survival
+
+    reports = run_survival(ws, progress=progress)
+    return [
+        {"name": r.name, "status": r.status, "detail": _detail(r)}
+        for r in reports
+        if r.name != "sample"
+    ]

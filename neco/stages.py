@@ -431,8 +431,9 @@ def all_stages() -> list[Stage]:
     from neco.neural.pipeline import NEURAL_STAGES
     from neco.sample import SAMPLE_STAGE
     from neco.social.pipeline import SOCIAL_STAGES
+    from neco.survival.ledger import SURVIVAL_STAGE
 
-    return [*SOCIAL_STAGES[:1], SAMPLE_STAGE, *SOCIAL_STAGES[1:], *NEURAL_STAGES]
+    return [*SOCIAL_STAGES[:1], SAMPLE_STAGE, *SOCIAL_STAGES[1:], *NEURAL_STAGES, SURVIVAL_STAGE]
 
 
 def stage_names() -> list[str]:
