@@ -52,7 +52,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -654,99 +654,7 @@ def _p95(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     return out
 
 
-def _terms_for(graph_terms: Mapping[Any, Iterable[str]], community: Any) -> list[str]:
-    terms = graph_terms.get(community)
-    if terms is None and community is not None and not isinstance(community, str):
-        terms = graph_terms.get(str(community))
-    if terms is None:
-        return []
-    if isinstance(terms, str):
-        raise NecoError(
-            f"graph_terms[{community!r}]: expected an iterable of terms (e.g. a list), "
-            f"found the single string {terms!r}"
-        )
-    terms = list(terms)
-    odd = next((t for t in terms if not isinstance(t, str)), None)
-    if odd is not None:
-        raise NecoError(
-            f"graph_terms[{community!r}]: expected strings, found {type(odd).__name__} {odd!r}"
-        )
-    return terms
-
-
-def _graph_term_counts(
-    tok: TokenizedCorpus,
-    graph_terms: Mapping[Any, Iterable[str]],
-    keys: list[Any],
-    word_group: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per community: distinct terms, term occurrences, occurrences lost, occurrences split."""
-    tk = require("tokenizers", "models")
-    splitter = tk.pre_tokenizers.Split(tk.Regex(tok.word_pattern), behavior="removed", invert=True)
-    words = tok.words
-    encoded = pc.dictionary_encode(words.column("word").combine_chunks())
-    word_code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    code_of = {w: i for i, w in enumerate(encoded.dictionary.to_pylist())}
-    word_index = words.column("word_index").to_numpy().astype(np.int64)
-    id_encoded = pc.dictionary_encode(words.column("id").combine_chunks(), null_encoding="encode")
-    caption_code = id_encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    lost = words.column("lost").to_numpy(zero_copy_only=False).astype(bool)
-    n_pieces = words.column("n_pieces").to_numpy().astype(np.int64)
-
-    k_groups = len(keys)
-    n_terms = np.zeros(k_groups, dtype=np.int64)
-    # length -> rows of (community group, word codes...)
-    sequences: dict[int, set[tuple[int, ...]]] = {}
-    for g, key in enumerate(keys):
-        cleaned_terms = {clean_text(t) for t in _terms_for(graph_terms, key)}
-        cleaned_terms.discard("")
-        n_terms[g] = len(cleaned_terms)
-        for term in cleaned_terms:
-            parts = [piece for piece, _ in splitter.pre_tokenize_str(term)]
-            codes = [code_of.get(p, -1) for p in parts]
-            if parts and min(codes) >= 0:
-                sequences.setdefault(len(codes), set()).add((g, *codes))
-
-    occurrences = np.zeros(k_groups, dtype=np.int64)
-    lost_count = np.zeros(k_groups, dtype=np.int64)
-    split_count = np.zeros(k_groups, dtype=np.int64)
-    n_rows = len(word_code)
-    for length, wanted in sequences.items():
-        if n_rows < length:
-            continue
-        span = n_rows - length + 1
-        wanted_rows = sorted(wanted)
-        first_codes = np.array([s[1] for s in wanted_rows], dtype=np.int64)
-        starts = np.flatnonzero(np.isin(word_code[:span], first_codes))
-        for j in range(1, length):  # the words must be consecutive words of one caption
-            same = caption_code[starts + j] == caption_code[starts]
-            starts = starts[same & (word_index[starts + j] == word_index[starts] + j)]
-        columns: dict[str, Any] = {"g": word_group[starts]}
-        for j in range(length):
-            columns[f"w{j}"] = word_code[starts + j]
-        found = pa.table(columns)
-        found = found.append_column("row", pa.array(np.arange(len(starts), dtype=np.int64)))
-        wanted_table = pa.table(
-            {name: [s[j] for s in wanted_rows] for j, name in enumerate(columns)},
-            schema=found.schema.remove(found.schema.get_field_index("row")),
-        )
-        keys_ = list(columns)
-        matched = found.join(wanted_table, keys=keys_, join_type="inner")
-        rows = np.sort(matched.column("row").to_numpy())
-        at = starts[rows]
-        group = word_group[at]
-        # multi-word terms: lost if ANY word is lost (within a caption, that is the last one)
-        any_lost = lost[at + length - 1]
-        pieces = sum(n_pieces[at + j] for j in range(length))
-        occurrences += np.bincount(group, minlength=k_groups)
-        lost_count += np.bincount(group[any_lost], minlength=k_groups)
-        split_count += np.bincount(group[pieces > 1], minlength=k_groups)
-    return n_terms, occurrences, lost_count, split_count
-
-
-def community_summary(
-    tok: TokenizedCorpus, graph_terms: Mapping[str, Iterable[str]] | None = None
-) -> pa.Table:
+def community_summary(tok: TokenizedCorpus) -> pa.Table:
     """One row per community: how CLIP's tokenizer treats its captions and its graph terms.
 
     Columns: community, captions, truncation_rate, mean_tokens, p95_tokens (numpy's linear
@@ -754,25 +662,14 @@ def community_summary(
     share_words_split (n_pieces > 1), share_words_lost. Shares over zero words are null.
     Rows are sorted by community (null last).
 
-    With ``graph_terms`` (community -> the terms of its social graph) four more columns:
-    graph_terms (distinct terms after cleaning), graph_term_occurrences, share_graph_terms_lost
-    and share_graph_terms_split. Matching: each term is cleaned like a caption (ftfy, HTML,
-    lowercase) and split into words with the tokenizer's word pattern; an occurrence is a run
-    of exactly those consecutive CLIP words in one caption of that community (so a lemma such
-    as ``kite`` does not match the word ``kites``). A multi-word term (``red kite``, or
-    ``it's`` = ``it 's``) is *lost* if ANY of its words is lost, and *split* if its occurrence
-    spans more than one BPE piece in total (always true for multi-word terms). A community
-    missing from ``graph_terms`` gets 0 terms and null shares; a non-string community is also
-    looked up as ``str(community)``. Overlapping terms each count (``red kite`` and ``kite``
-    both match in "a red kite"); terms that clean to the same words are matched once. The words
-    table must keep the row order tokenize_captions gives it (multi-word terms are found on
-    consecutive rows of one caption).
+    How many of a community's social-graph terms the cut and the BPE split is a measure that
+    joins both layers, so it lives in the survival ledger (``neco.survival.ledger``).
 
     >>> tok = load_clip_tokenizer(build_clip_tokenizer_files(Path(tempfile.mkdtemp())))
     >>> corpus = tokenize_captions(["1", "2"], ["a red kite", "a dog"], ["birds", "pets"], tok)
-    >>> table = community_summary(corpus, {"birds": ["Red Kite"], "pets": ["cat"]})
-    >>> table.select(["community", "words", "graph_terms", "share_graph_terms_lost"]).to_pylist()[0]
-    {'community': 'birds', 'words': 3, 'graph_terms': 1, 'share_graph_terms_lost': 0.0}
+    >>> table = community_summary(corpus)
+    >>> table.select(["community", "words", "share_words_lost"]).to_pylist()[0]
+    {'community': 'birds', 'words': 3, 'share_words_lost': 0.0}
     """
     missing = [c for c in _CAPTION_COLUMNS if c not in tok.captions.column_names]
     missing += [c for c in _WORD_COLUMNS if c not in tok.words.column_names]
@@ -813,14 +710,6 @@ def community_summary(
         "share_words_split": _share(np.bincount(word_group, (n_pieces > 1) * 1.0, k), words),
         "share_words_lost": _share(np.bincount(word_group, lost * 1.0, k), words),
     }
-    if graph_terms is not None:
-        n_terms, occ, n_lost, n_split = _graph_term_counts(
-            tok, graph_terms, keys_array.to_pylist(), word_group
-        )
-        columns["graph_terms"] = pa.array(n_terms, pa.int64())
-        columns["graph_term_occurrences"] = pa.array(occ, pa.int64())
-        columns["share_graph_terms_lost"] = _share(n_lost, occ)
-        columns["share_graph_terms_split"] = _share(n_split, occ)
     table = pa.table(columns)
     order = pc.array_sort_indices(keys_array, null_placement="at_end")
     return table.take(order)

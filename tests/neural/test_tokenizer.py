@@ -177,12 +177,7 @@ def test_tokenizer_community_summary_exact_values(tok: Any, ref: ReferenceCLIP) 
     assert caption2["lost_words"] == "a heron and a red kite"
     assert caption2["cut_char"] == 27  # "A policewoman, a red kite, |a heron ..."
 
-    terms = {
-        "birds": ["Red Kite", "heron", "policewoman", "eagle", "Heron"],
-        "pets": ["cat", "mat", "dog"],
-        "fish": ["salmon"],
-    }
-    table = community_summary(corpus, terms)
+    table = community_summary(corpus)
     birds, pets = table.to_pylist()
     assert birds == {
         "community": "birds",
@@ -194,11 +189,6 @@ def test_tokenizer_community_summary_exact_values(tok: Any, ref: ReferenceCLIP) 
         "pieces_per_word": pytest.approx(21 / 20),
         "share_words_split": pytest.approx(1 / 20),
         "share_words_lost": pytest.approx(6 / 20),
-        "graph_terms": 4,  # "heron" and "Heron" are one term
-        # red kite x3 (1 lost), heron x2 (1 lost), policewoman x1 (split), eagle x0
-        "graph_term_occurrences": 6,
-        "share_graph_terms_lost": pytest.approx(2 / 6),
-        "share_graph_terms_split": pytest.approx(4 / 6),  # multi-word terms count as split
     }
     assert pets == {
         "community": "pets",
@@ -210,28 +200,7 @@ def test_tokenizer_community_summary_exact_values(tok: Any, ref: ReferenceCLIP) 
         "pieces_per_word": 1.0,
         "share_words_split": 0.0,
         "share_words_lost": 0.0,
-        "graph_terms": 3,
-        "graph_term_occurrences": 2,
-        "share_graph_terms_lost": 0.0,
-        "share_graph_terms_split": 0.0,
     }
-    plain = community_summary(corpus)
-    assert plain.column_names == table.column_names[:9]
-    missing = community_summary(corpus, {"pets": ["cat"]}).to_pylist()[0]
-    assert missing["graph_terms"] == 0 and missing["share_graph_terms_lost"] is None
-
-
-def test_tokenizer_graph_terms_matching_rules(tok: Any) -> None:
-    corpus = tokenize_captions(["1"], ["It's a red kite"], ["c"], tok, context_length=5)
-    assert corpus.words.column("lost").to_pylist() == [False, False, False, True, True]
-    terms = {"c": ["it's", "red kite", "kite", "kites", "Red  KITE"]}
-    row = community_summary(corpus, terms).to_pylist()[0]
-    # "Red  KITE" cleans to "red kite"; "kites" never occurs; "kite" also counts inside "red kite"
-    assert row["graph_terms"] == 4 and row["graph_term_occurrences"] == 3
-    assert row["share_graph_terms_lost"] == pytest.approx(2 / 3)  # red kite, kite
-    assert row["share_graph_terms_split"] == pytest.approx(2 / 3)  # it 's, red kite
-    with pytest.raises(NecoError, match="expected strings, found int"):
-        community_summary(corpus, {"c": ["kite", 3]})  # type: ignore[list-item]
 
 
 def test_tokenizer_load_reuses_cached_files(
@@ -299,8 +268,6 @@ def test_tokenizer_user_errors(tok: Any, tmp_path: Path, monkeypatch: pytest.Mon
         tokenize_captions(["a", "b"], ["x"], ["c", "c"], tok)
     with pytest.raises(NecoError, match="context_length: expected at least 3"):
         tokenize_captions(["a"], ["x"], ["c"], tok, context_length=2)
-    with pytest.raises(NecoError, match="expected an iterable of terms"):
-        community_summary(tokenize_captions(["a"], ["x"], ["c"], tok), {"c": "x"})
     with pytest.raises(NecoError, match=r"vocab\.json \+ merges\.txt.*found: an empty folder"):
         load_clip_tokenizer(tmp_path)
     with pytest.raises(NecoError, match="Expected a fast tokenizer"):
