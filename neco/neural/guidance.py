@@ -113,6 +113,28 @@ def mean_pairwise_cosine(embeddings: np.ndarray) -> float:
     return (total - n) / (n * (n - 1))
 
 
+def check_scales(scales: Sequence[float]) -> None:
+    """Guidance scales must be >= 1: diffusers samples plain conditionally at any scale <= 1.
+
+    diffusers applies classifier-free guidance only when ``guidance_scale > 1``; at 0 or 0.5
+    it skips the unconditional pass and returns exactly the scale-1 image, so such a row would
+    be a duplicate labelled as something else.
+
+    >>> check_scales([1, 7.5])
+    >>> check_scales([0.5])
+    Traceback (most recent call last):
+    ...
+    neco.errors.NecoError: Expected guidance scales >= 1 (diffusers gives the plain conditional sample at any scale <= 1, so 0 or 0.5 would repeat scale 1); found (0.5,). Use e.g. (1, 3, 7.5).
+    """
+    values = tuple(scales)
+    if not values or not all(np.isfinite(float(s)) and float(s) >= 1 for s in values):
+        raise NecoError(
+            "Expected guidance scales >= 1 (diffusers gives the plain conditional sample at any "
+            f"scale <= 1, so 0 or 0.5 would repeat scale 1); found {values!r}. "
+            "Use e.g. (1, 3, 7.5)."
+        )
+
+
 def _check_sweep(
     prompts: Sequence[str],
     scales: Sequence[float],
@@ -127,10 +149,7 @@ def _check_sweep(
             "Expected a non-empty sequence of prompt strings; found "
             f"{type(prompts).__name__} {prompts!r:.60}. Pass e.g. ['a photo of a nurse']."
         )
-    if not scales or not all(np.isfinite(float(s)) and float(s) >= 0 for s in scales):
-        raise NecoError(
-            f"Expected guidance scales >= 0; found {tuple(scales)!r}. Use e.g. (1, 7.5)."
-        )
+    check_scales(scales)
     if not seeds or not all(isinstance(s, int | np.integer) and s >= 0 for s in seeds):
         raise NecoError(f"Expected seeds as ints >= 0; found {tuple(seeds)!r}. Use e.g. (0, 1).")
     if len(set(seeds)) != len(seeds):

@@ -82,6 +82,9 @@ class NeuralConfig:
                     f"The '{name}' parameter of the model layer must be an int >= 1. "
                     f"Got {value!r} instead."
                 )
+        from neco.neural.guidance import check_scales
+
+        check_scales(self.guidance_scales)
         if self.image_size % 8:
             raise NecoError(
                 f"The 'image_size' parameter must be divisible by 8 (the VAE's factor). "

@@ -174,5 +174,7 @@ def test_guidance_user_errors_say_how_to_fix(pipe: Any) -> None:
         _sweep(pipe, seeds=(0, 0))
     with pytest.raises(NecoError, match="guidance scales"):
         _sweep(pipe, scales=(-1.0,))
+    with pytest.raises(NecoError, match="would repeat scale 1"):
+        _sweep(pipe, scales=(0.5, 7.5))
     with pytest.raises(NecoError, match="embeddings or images"):
         diversity_table(GuidanceResult(table=pd.DataFrame()))
