@@ -4,16 +4,25 @@ Stable Diffusion does not denoise pixels: it denoises the latents of a variation
 (Rombach et al. 2022, "High-Resolution Image Synthesis with Latent Diffusion Models", CVPR),
 which compresses a ``3 x H x W`` image in ``[-1, 1]`` to ``4 x H/8 x W/8`` latents (a factor of
 8 per side, 48 in values; the factor is ``2 ** (len(block_out_channels) - 1)`` for any
-``AutoencoderKL``). Whatever the VAE cannot reconstruct, no prompt can ask for.
+``AutoencoderKL`` or ``AutoencoderTiny``). Whatever the VAE cannot reconstruct, no prompt can
+ask for.
 
 :func:`vae_round_trip` encodes images, keeps the posterior mean (or a seeded sample), scales it
 as the diffusion model sees it (``vae.config.scaling_factor``, 0.18215 for SD 1.x, after
 subtracting ``vae.config.shift_factor`` where a VAE has one), decodes, and clamps the
-reconstruction to ``[-1, 1]``. :func:`clip_image_embeddings` embeds images with CLIP (Radford et
-al. 2021, "Learning Transferable Visual Models From Natural Language Supervision", ICML) so the
-original and its reconstruction can be compared semantically as well as by pixel metrics
-(:func:`neco.neural.images.psnr`, :func:`neco.neural.images.ssim`).
-:func:`latent_round_trip_table` gathers everything in one Arrow table per caption.
+reconstruction to ``[-1, 1]``. It also takes TAESD (diffusers' ``AutoencoderTiny``; Ollin Boer
+Bohan 2023, github.com/madebyollin/taesd), a distilled, deterministic encoder and decoder of
+the same SD 1.x latent space: it has no posterior (``encode(x).latents`` are the latents, already
+on the diffusion model's scale: ``scaling_factor`` 1.0), and like ``AutoencoderKL`` it reads and
+writes images in ``[-1, 1]`` (its ``EncoderTiny`` maps them to TAESD's ``[0, 1]`` itself, its
+``DecoderTiny`` maps back). :func:`resample_baseline` is what any such autoencoder must beat:
+plain 8x area down-sampling and bicubic up-sampling.
+
+:func:`clip_image_embeddings` embeds images with CLIP (Radford et al. 2021, "Learning
+Transferable Visual Models From Natural Language Supervision", ICML) so the original and its
+reconstruction can be compared semantically as well as by pixel metrics
+(:func:`reconstruction_metrics`: PSNR, and SSIM on ``[0, 1]`` images as Wang et al. 2004
+define it). :func:`latent_round_trip_table` gathers everything in one Arrow table per caption.
 
 >>> from neco.neural.images import read_images
 >>> _, results = read_images(["https://example.org/a.png"], size=8)
@@ -36,12 +45,14 @@ import pyarrow as pa
 from neco._lazy import require
 from neco.errors import NecoError
 from neco.neural.device import torch_dtype
-from neco.neural.images import ImageResult, to_uint8
+from neco.neural.images import ImageResult, psnr, ssim, to_uint8, unit_range
 from neco.progress import Progress
 
 __all__ = [
     "clip_image_embeddings",
     "latent_round_trip_table",
+    "reconstruction_metrics",
+    "resample_baseline",
     "round_trip_schema",
     "vae_round_trip",
 ]
@@ -88,7 +99,7 @@ def vae_round_trip(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Encode images with a diffusers ``AutoencoderKL`` and decode them again.
+    """Encode images with a diffusers ``AutoencoderKL`` or ``AutoencoderTiny`` and decode them.
 
     ``images`` is float ``(n, 3, H, W)`` in ``[-1, 1]`` with ``H`` and ``W`` multiples of the
     VAE's downsampling factor ``f`` (8 for Stable Diffusion). Returns ``(latents, recon)``:
@@ -101,7 +112,10 @@ def vae_round_trip(
     With ``sample=True`` it is ``mean + std * noise`` as in diffusers' img2img pipelines (their
     default ``sample_mode="sample"``), except that image ``i``'s noise comes from
     ``numpy.random.default_rng([seed, i])``, so it depends neither on ``batch_size`` nor on the
-    device.
+    device. An ``AutoencoderTiny`` (TAESD) has no posterior: its encoder's output is the
+    latent, ``sample=True`` is refused, and ``scaling_factor`` (1.0) and ``shift_factor`` (0)
+    change nothing. Latents are not quantised to 8 bits as ``AutoencoderTiny.forward`` does:
+    the diffusion pipelines do not quantise them either.
 
     The VAE is moved to ``device``, cast to ``dtype`` only if it is not already in it (load it
     with ``torch_dtype`` to avoid the cast) and put in eval mode, in place. Everything runs
@@ -125,6 +139,13 @@ def vae_round_trip(
     scale = float(config.scaling_factor)
     shift = float(getattr(config, "shift_factor", None) or 0.0)
     channels = int(config.latent_channels)
+    # AutoencoderKL encodes to a posterior (latent_dist); AutoencoderTiny to latents.
+    tiny = _is_tiny_autoencoder(vae)
+    if tiny and sample:
+        raise NecoError(
+            "sample=True draws from the VAE's posterior, but AutoencoderTiny (TAESD) is "
+            "deterministic and has none. Pass sample=False, or use an AutoencoderKL."
+        )
     latents = np.empty((n, channels, height // factor, width // factor), dtype=np.float16)
     recon = np.empty((n, 3, height, width), dtype=np.float32)
     _place(vae, device, tdtype)
@@ -134,9 +155,10 @@ def vae_round_trip(
             stop = min(start + batch_size, n)
             x = torch.from_numpy(np.ascontiguousarray(arr[start:stop], dtype=np.float32))
             x = x.to(device=device, dtype=tdtype)
-            posterior = vae.encode(x).latent_dist
-            z = posterior.mean
-            if sample:
+            encoded = vae.encode(x)
+            posterior = None if tiny else encoded.latent_dist
+            z = encoded.latents if posterior is None else posterior.mean
+            if sample and posterior is not None:
                 noise = np.stack(
                     [
                         np.random.default_rng([seed, i]).standard_normal(z.shape[1:])
@@ -154,6 +176,81 @@ def vae_round_trip(
     if progress is not None:
         progress.finish(task)
     return latents, recon
+
+
+def _is_tiny_autoencoder(vae: Any) -> bool:
+    return any(cls.__name__ == "AutoencoderTiny" for cls in type(vae).__mro__)
+
+
+BASELINE_MODES = ("bicubic", "bilinear", "nearest")
+"""Up-sampling filters :func:`resample_baseline` accepts."""
+
+
+def resample_baseline(
+    images: np.ndarray, factor: int = 8, *, mode: str = "bicubic", batch_size: int = 16
+) -> np.ndarray:
+    """Plain down- and up-sampling: the reconstruction an autoencoder has to beat.
+
+    Each ``factor x factor`` block of pixels is replaced by its mean (area down-sampling,
+    exact: no filter reaches past the block), and the ``H/factor x W/factor`` thumbnail is
+    up-sampled back to ``H x W`` with ``mode`` (PyTorch's ``interpolate``, half-pixel centres,
+    ``align_corners=False``; its bicubic kernel is Keys' cubic convolution with ``a = -0.75``,
+    R. Keys 1981, "Cubic Convolution Interpolation for Digital Image Processing", IEEE TASSP
+    29(6)), then clamped to ``[-1, 1]`` like :func:`vae_round_trip`'s reconstructions. At
+    ``factor=8`` the thumbnail keeps 3 values per 8 x 8 block, SD's latents 4: a VAE that does
+    not beat this baseline by a clear margin keeps little more than a thumbnail would.
+
+    ``images`` is float ``(n, 3, H, W)`` in ``[-1, 1]`` with ``H`` and ``W`` multiples of
+    ``factor``; the result is float32 of the same shape.
+
+    >>> x = np.zeros((1, 3, 16, 16), dtype=np.float32)
+    >>> x[..., :8] = 1.0  # left half white, right half black: kept exactly by 8 x 8 blocks
+    >>> bool((resample_baseline(x, mode="nearest") == x).all())
+    True
+    """
+    arr = _check_unit_images(images)
+    _check_batch_size(batch_size)
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise NecoError(f"factor must be a positive whole number; found {factor!r}.")
+    if mode not in BASELINE_MODES:
+        raise NecoError(f"Unknown mode {mode!r}. Expected one of: {', '.join(BASELINE_MODES)}.")
+    n, c, height, width = arr.shape
+    if height % factor or width % factor:
+        raise NecoError(
+            f"Image sides must be multiples of the factor {factor}; found {height} x {width}. "
+            f"Read images with read_images(size=...) where size is a multiple of {factor}."
+        )
+    torch = require("torch", "models")
+    functional = require("torch.nn.functional", "models")
+    out = np.empty((n, c, height, width), dtype=np.float32)
+    for start in range(0, n, batch_size):
+        chunk = np.asarray(arr[start : start + batch_size], dtype=np.float64)
+        small = chunk.reshape(len(chunk), c, height // factor, factor, width // factor, factor)
+        thumb = torch.from_numpy(small.mean(axis=(3, 5)).astype(np.float32))
+        if mode == "nearest":
+            up = functional.interpolate(thumb, scale_factor=factor, mode="nearest")
+        else:
+            up = functional.interpolate(thumb, scale_factor=factor, mode=mode, align_corners=False)
+        out[start : start + len(chunk)] = up.clamp(-1.0, 1.0).numpy()
+    return out
+
+
+def reconstruction_metrics(
+    original: np.ndarray, reconstruction: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """PSNR (dB) and SSIM per image of reconstructions of ``[-1, 1]`` images.
+
+    PSNR uses the data range 2 of ``[-1, 1]`` (the same number as PSNR of the ``[0, 1]``
+    images with range 1). SSIM is computed as Wang et al. 2004 define it, on the images
+    mapped to ``[0, 1]`` (:func:`neco.neural.images.unit_range`) with data range 1, as
+    ``skimage.metrics.structural_similarity(..., data_range=1)`` does. Its luminance term is
+    not shift-invariant, so SSIM of the ``[-1, 1]`` values with range 2 would be another
+    number (see :mod:`neco.neural.images`).
+    """
+    return (
+        psnr(original, reconstruction, data_range=2.0),
+        ssim(unit_range(original), unit_range(reconstruction), data_range=1.0),
+    )
 
 
 def clip_image_embeddings(

