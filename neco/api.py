@@ -111,18 +111,10 @@ class Study:
 
     def sample(self, size: int | None = None, seed: int | None = None) -> pd.DataFrame:
         """The item sample every caption-level stage measures; ``size``/``seed`` change it."""
-        from neco.sample import SAMPLE_STAGE, SampleConfig, sample_items, sample_params
-        from neco.stages import run_stages
+        from neco.sample import choose_sample, sample_items
 
-        ws = self.workspace.require()
-        if size is not None or seed is not None:
-            current = SampleConfig.of(ws)
-            config = SampleConfig(
-                size=current.size if size is None else size,
-                seed=current.seed if seed is None else seed,
-            )
-            ws.set_settings(sample={"size": config.size, "seed": config.seed})
-        run_stages(ws, [SAMPLE_STAGE], sample_params(ws))
+        ws = self.workspace
+        choose_sample(ws, size, seed)
         return sample_items(ws)
 
     # ------------------------------------------------------------------ results

@@ -439,10 +439,11 @@ declare(
     "neural/latents",
     stage="neural.latents",
     keys="id",
-    columns="id:str image:str? ok:bool reason:str? psnr:f64? ssim:f64? clip_cosine:f64? "
-    "clip_original:vec? clip_reconstruction:vec?",
-    meaning="a sampled caption's image through the VAE and back: PSNR, SSIM, CLIP image "
-    "cosine of original and reconstruction",
+    columns="id:str image:str? ok:bool reason:str? psnr:f64? ssim:f64? descriptor:str "
+    "cosine:f64? descriptor_original:vec? descriptor_reconstruction:vec?",
+    meaning="a sampled caption's image through the VAE and back: PSNR, SSIM (on [0, 1]), and "
+    "an image descriptor of original and reconstruction with their cosine (CLIP image "
+    "embeddings when CLIP is here, else `pixels 16x16`, named in `descriptor`)",
 )
 declare(
     "neural/attention_words",

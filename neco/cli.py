@@ -657,19 +657,11 @@ def sample(
     as_json: JsonOpt = False,
 ) -> None:
     """Choose (or show) the item sample every caption-level stage of both layers measures."""
-    from neco.sample import SAMPLE_STAGE, SampleConfig, sample_params
-    from neco.stages import run_stages
+    from neco.sample import choose_sample, sample_params
     from neco.workspace import Workspace
 
-    ws = Workspace(workspace).require()
-    if size is not None or seed is not None:
-        current = SampleConfig.of(ws)
-        config = SampleConfig(
-            size=current.size if size is None else size,
-            seed=current.seed if seed is None else seed,
-        )
-        ws.set_settings(sample={"size": config.size, "seed": config.seed})
-    [report] = run_stages(ws, [SAMPLE_STAGE], sample_params(ws))
+    ws = Workspace(workspace)
+    report = choose_sample(ws, size, seed)
     if as_json:
         print(json.dumps({**report.to_dict(), **sample_params(ws)}, indent=2))
         return

@@ -141,3 +141,22 @@ def sample_items(ws: Workspace, first: int | None = None) -> pd.DataFrame:
         )
     items = ws.read_table("sample/items").to_pandas().sort_values("order")
     return items.head(first) if first is not None else items
+
+
+def choose_sample(ws: Workspace, size: int | None = None, seed: int | None = None) -> Any:
+    """Set the item sample's size and/or seed (kept when None) and draw it; the stage report.
+
+    Stages that measure the sample rerun when it changes.
+    """
+    from neco.stages import run_stages
+
+    ws.require()
+    if size is not None or seed is not None:
+        current = SampleConfig.of(ws)
+        config = SampleConfig(
+            size=current.size if size is None else size,
+            seed=current.seed if seed is None else seed,
+        )
+        ws.set_settings(sample={"size": config.size, "seed": config.seed})
+    [report] = run_stages(ws, [SAMPLE_STAGE], sample_params(ws))
+    return report

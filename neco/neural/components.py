@@ -154,6 +154,9 @@ SD15_REPO = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 CLIP_L14_REPO = "openai/clip-vit-large-patch14"
 VAE_FT_MSE_REPO = "stabilityai/sd-vae-ft-mse"
 TAESD_REPO = "madebyollin/taesd"
+BUNDLED: dict[str, Path] = {"taesd/vae": Path(__file__).resolve().parent / "weights" / "taesd"}
+"""Weights that ship with neco (TAESD, MIT, 5 MB): found after local folders and the Hugging
+Face cache, so the latents stage runs on real weights on every machine."""
 
 COMPONENT_SETS: dict[str, dict[str, Component]] = {
     "sd15": {
@@ -371,6 +374,9 @@ def locate(component: Component, local: str | Path | None = None) -> Path:
     found = _from_cache(component, cache)
     if found is not None:
         return found
+    bundled = BUNDLED.get(component.name)
+    if bundled is not None and is_complete(bundled, component.kind, component.model_class):
+        return bundled
     raise NecoError(_not_found_message(component, looked, _pickles_in(searched)))
 
 
@@ -414,8 +420,8 @@ KNOWN_WEIGHTS: dict[str, str] = {
 """SHA-256 of released weight files neco recognises, and what each file is.
 
 The two TAESD files are the bfloat16 copies in the original ``taesd.py`` layout that ComfyUI
-ships as ``models/vae_approx/taesd_{encoder,decoder}.safetensors``; neco's tests bundle them
-(``tests/data/taesd``)."""
+ships as ``models/vae_approx/taesd_{encoder,decoder}.safetensors``; neco ships them
+(``neco/neural/weights/taesd``, see :data:`BUNDLED`)."""
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _PROVENANCE_ATTRIBUTE = "_neco_provenance"

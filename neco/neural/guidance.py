@@ -121,10 +121,10 @@ def check_scales(scales: Sequence[float]) -> None:
     be a duplicate labelled as something else.
 
     >>> check_scales([1, 7.5])
-    >>> check_scales([0.5])
+    >>> check_scales([0.5])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    neco.errors.NecoError: Expected guidance scales >= 1 (diffusers gives the plain conditional sample at any scale <= 1, so 0 or 0.5 would repeat scale 1); found (0.5,). Use e.g. (1, 3, 7.5).
+    neco.errors.NecoError: Expected guidance scales >= 1 (...); found (0.5,). Use e.g. (1, 3, 7.5).
     """
     values = tuple(scales)
     if not values or not all(np.isfinite(float(s)) and float(s) >= 1 for s in values):

@@ -403,3 +403,32 @@ def latent_round_trip_table(
         vectors(e2),
     ]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+PIXEL_DESCRIPTOR = "pixels 16x16"
+"""Name of :func:`pixel_descriptors`' image descriptor in the latents table."""
+
+
+def pixel_descriptors(images: np.ndarray, size: int = 16) -> np.ndarray:
+    """A plain image descriptor when no CLIP image encoder is here: ``(n, 3 * size * size)``.
+
+    Each image (``(n, C, H, W)`` in [-1, 1]) is area-averaged to ``size`` x ``size`` and
+    flattened, then centred per image (so overall brightness does not dominate cosine
+    neighbourhoods). It sees layout and colour, not meaning: neighbourhoods that survive in it
+    say the round trip kept the picture's arrangement, not what CLIP would recognise.
+
+    >>> x = np.zeros((2, 3, 32, 32)); x[1, :, :16] = 1.0
+    >>> d = pixel_descriptors(x, size=4)
+    >>> d.shape, bool(abs(d[0]).max() == 0), bool(d[1, 0] > 0 > d[1, -1])
+    ((2, 48), True, True)
+    """
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim != 4 or x.shape[2] % size or x.shape[3] % size:
+        raise NecoError(
+            f"Expected images shaped (n, C, H, W) with H and W divisible by {size}; "
+            f"found {x.shape}."
+        )
+    n, c, h, w = x.shape
+    pooled = x.reshape(n, c, size, h // size, size, w // size).mean(axis=(3, 5))
+    flat = pooled.reshape(n, -1)
+    return flat - flat.mean(axis=1, keepdims=True)

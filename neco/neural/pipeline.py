@@ -323,16 +323,23 @@ def _run_probes(ctx: StageContext) -> StageOutput:
 
 def _run_latents(ctx: StageContext) -> StageOutput:
     from neco.neural.images import psnr, read_images, ssim
-    from neco.neural.latents import clip_image_embeddings, latent_round_trip_table, vae_round_trip
+    from neco.neural.latents import (
+        PIXEL_DESCRIPTOR,
+        clip_image_embeddings,
+        latent_round_trip_table,
+        pixel_descriptors,
+        vae_round_trip,
+    )
 
     frame = _items(ctx, ["image"])
     with_images = frame[frame["image"].notna()].drop_duplicates("image")
     if with_images.empty:
         raise StageSkipped("no sampled caption has an image")
     pixels, results = read_images(with_images["image"].tolist(), size=ctx.params["image_size"])
+    if not any(r.ok for r in results):
+        raise StageSkipped(f"none of the {len(results)} sampled images could be read")
     vae_spec = ctx.params["vae"] or ctx.params["components"]
     vae = _models(ctx, vae_spec, ["vae"])["vae"]
-    clip_models = _models(ctx, ctx.params["clip"], ["clip", "clip_processor"])
     device = _device(ctx)
     _, recon = vae_round_trip(
         vae,
@@ -342,9 +349,21 @@ def _run_latents(ctx: StageContext) -> StageOutput:
         batch_size=ctx.params["batch_size"],
         seed=ctx.params["seed"],
     )
-    clip, processor = clip_models["clip"], clip_models["clip_processor"]
-    emb_a = clip_image_embeddings(pixels, clip, processor, device=device.device, dtype=device.dtype)
-    emb_b = clip_image_embeddings(recon, clip, processor, device=device.device, dtype=device.dtype)
+    used = {"vae": vae}
+    try:  # CLIP's image embeddings when its weights are here, else a pixel descriptor
+        clip_models = _models(ctx, ctx.params["clip"], ["clip", "clip_processor"])
+    except NecoError:
+        clip_models = {}
+    if clip_models:
+        clip, processor = clip_models["clip"], clip_models["clip_processor"]
+        kw = {"device": device.device, "dtype": device.dtype}
+        emb_a = clip_image_embeddings(pixels, clip, processor, **kw)
+        emb_b = clip_image_embeddings(recon, clip, processor, **kw)
+        descriptor = f"CLIP image embedding ({ctx.params['clip']})"
+        used.update(clip_models)
+    else:
+        emb_a, emb_b = pixel_descriptors(pixels), pixel_descriptors(recon)
+        descriptor = PIXEL_DESCRIPTOR
     table = latent_round_trip_table(
         with_images["id"].tolist(),
         results,
@@ -353,11 +372,24 @@ def _run_latents(ctx: StageContext) -> StageOutput:
         emb_a,
         emb_b,
     )
+    table = table.rename_columns(
+        {
+            "clip_cosine": "cosine",
+            "clip_original": "descriptor_original",
+            "clip_reconstruction": "descriptor_reconstruction",
+        }
+    )
+    table = table.add_column(6, "descriptor", pa.array([descriptor] * table.num_rows))
     ok = sum(r.ok for r in results)
     return StageOutput(
         {"neural/latents": table},
-        {"images": len(results), "readable": ok, "unreadable": len(results) - ok},
-        components=_infos({"vae": vae, **clip_models}),
+        {
+            "images": len(results),
+            "readable": ok,
+            "unreadable": len(results) - ok,
+            "descriptor": descriptor,
+        },
+        components=_infos(used),
     )
 
 
@@ -493,7 +525,11 @@ _GEN_PARAMS = ("components", "device", "dtype", "sample", "seed", "steps", "imag
 
 def _vae_check(params: dict[str, Any]) -> list[str]:
     key = "vae" if params.get("vae") else "components"
-    return _requires(key, ["vae"])(params)
+    ids = _requires(key, ["vae"])(params)
+    try:  # CLIP is optional here; whether it is present changes the descriptor
+        return ids + _requires("clip", ["clip", "clip_processor"])(params)
+    except StageSkipped:
+        return [*ids, "clip:absent (pixel descriptor)"]
 
 
 NEURAL_STAGES: list[Stage] = [
@@ -534,8 +570,8 @@ NEURAL_STAGES: list[Stage] = [
         outputs=("neural/latents",),
         run=_run_latents,
         params=("components", "vae", "clip", "device", "dtype", "image_size", "seed"),
-        components=_all_of(_vae_check, _requires("clip", ["clip", "clip_processor"])),
-        doc="VAE round trip of the sampled captions' images: PSNR, SSIM, CLIP cosine",
+        components=_vae_check,
+        doc="VAE round trip of the sampled captions' images: PSNR, SSIM, descriptor cosine",
     ),
     Stage(
         "neural.attention",

@@ -242,6 +242,17 @@ def _missing_reason(ctx: StageContext, stage: str) -> str:
     return f"{name} made no usable rows"
 
 
+def _source(ledger: _Ledger, ctx: StageContext, stage: str) -> tuple[dict[str, Any], bool] | None:
+    """The model stage's record and whether it used random weights; None (and a "not
+    measured" row) when its table is absent."""
+    name, table = SOURCES[stage]
+    if not ctx.has(table):
+        ledger.not_measured(stage, _missing_reason(ctx, stage))
+        return None
+    record = _stage_record(ctx, name)
+    return record, _mechanics_only(record)
+
+
 # --------------------------------------------------------------------------- tokens
 
 
@@ -619,11 +630,10 @@ def _graph_scores(
 
 
 def _relations(ledger: _Ledger, ctx: StageContext) -> None:
-    if not ctx.has("neural/probe_summary"):
-        ledger.not_measured("relations", _missing_reason(ctx, "relations"))
+    source = _source(ledger, ctx, "relations")
+    if source is None:
         return
-    record = _stage_record(ctx, "neural.probes")
-    mechanics = _mechanics_only(record)
+    record, mechanics = source
     summary = ctx.frame("neural/probe_summary")
     calibrated = "calibrated" in summary.columns
     for row in summary.to_dict("records"):
@@ -662,15 +672,12 @@ def _relations(ledger: _Ledger, ctx: StageContext) -> None:
 
 
 def _latents(ledger: _Ledger, ctx: StageContext) -> None:
-    if not ctx.has("neural/latents"):
-        ledger.not_measured("latents", _missing_reason(ctx, "latents"))
+    source = _source(ledger, ctx, "latents")
+    if source is None:
         return
-    record = _stage_record(ctx, "neural.latents")
-    mechanics = _mechanics_only(record)
+    record, mechanics = source
     table = ctx.read("neural/latents")
-    frame = table.drop_columns(
-        [c for c in table.column_names if c.startswith(("clip_", "descriptor_"))]
-    ).to_pandas()
+    frame = table.drop_columns(["descriptor_original", "descriptor_reconstruction"]).to_pandas()
     items = ctx.frame("sample/items")
     frame = frame.merge(items[["id", "community"]], on="id", how="left")
     frame = frame[frame["ok"]]
@@ -689,28 +696,32 @@ def _latents(ledger: _Ledger, ctx: StageContext) -> None:
                 mechanics_only=mechanics,
                 components=_component_ids(record),
             )
-    pairs = [
-        (a, a.replace("original", "reconstruction"))
-        for a in table.column_names
-        if a.endswith("_original") and a.replace("original", "reconstruction") in table.column_names
-    ]
     ok = table.filter(table.column("ok"))
-    for before, after in pairs:
-        if ok.column(before).null_count:
-            continue
-        a, b = _vectors(ok, before), _vectors(ok, after)
-        label = before.removesuffix("_original")
+    if ok.num_rows and not ok.column("descriptor_original").null_count:
+        label = str(ok.column("descriptor")[0].as_py())
+        a, b = _vectors(ok, "descriptor_original"), _vectors(ok, "descriptor_reconstruction")
         _vector_scores(
             ledger,
             ctx,
             "latents",
             ALL,
-            f"image descriptors ({label}) before",
+            f"images ({label})",
             f"after the round trip ({label})",
             a,
             b,
             mechanics,
             _component_ids(record),
+        )
+        _describe(
+            ledger,
+            ctx,
+            "latents",
+            "descriptor_cosine",
+            ALL,
+            f"images ({label})",
+            f"after the round trip ({label})",
+            ok.column("cosine").to_numpy(),
+            mechanics_only=mechanics,
         )
 
 
@@ -734,11 +745,10 @@ def gini(shares: np.ndarray) -> float:
 
 
 def _attention(ledger: _Ledger, ctx: StageContext) -> None:
-    if not ctx.has("neural/attention_words"):
-        ledger.not_measured("attention", _missing_reason(ctx, "attention"))
+    source = _source(ledger, ctx, "attention")
+    if source is None:
         return
-    record = _stage_record(ctx, "neural.attention")
-    mechanics = _mechanics_only(record)
+    _, mechanics = source
     words = ctx.frame("neural/attention_words")
     rep = "U-Net cross-attention"
     central: dict[str, set[str]] = {}
@@ -813,11 +823,10 @@ def _attention(ledger: _Ledger, ctx: StageContext) -> None:
 
 
 def _guidance(ledger: _Ledger, ctx: StageContext) -> None:
-    if not ctx.has("neural/guidance_diversity"):
-        ledger.not_measured("guidance", _missing_reason(ctx, "guidance"))
+    source = _source(ledger, ctx, "guidance")
+    if source is None:
         return
-    record = _stage_record(ctx, "neural.guidance")
-    mechanics = _mechanics_only(record)
+    _, mechanics = source
     diversity = ctx.frame("neural/guidance_diversity")
     guidance = ctx.frame("neural/guidance", ["id", "prompt_index"]).drop_duplicates()
     items = ctx.frame("sample/items", ["id", "community"])
@@ -901,7 +910,7 @@ SURVIVAL_STAGE = Stage(
     inputs=(Input("sample/items"), Input("corpus", ("id", "text", "community")), *_OPTIONAL),
     outputs=("survival/ledger", "survival/examples"),
     run=_run_survival,
-    version=2,
+    version=3,
     params=("survival_k", "null_samples", "bootstrap", "survival_seed"),
     doc="the survival ledger: per community and stage, structure kept, with nulls and intervals",
 )

@@ -144,3 +144,17 @@ def test_pipeline_cli_neural_and_models(setup, tmp_path, monkeypatch, capsys):
     assert not any(r["available"] for r in rows if r["component"] == "unet")
     assert main(["models", "check", str(pipeline)]) == 0
     assert "UNet2DConditionModel" in capsys.readouterr().out
+
+
+def test_pipeline_latents_with_bundled_taesd_and_no_clip_use_pixel_descriptors(setup, monkeypatch):
+    ws, _, _ = setup
+    monkeypatch.setenv("HF_HUB_CACHE", str(ws.path / "no-cache"))  # no CLIP anywhere
+    config = NeuralConfig(stages=("latents",), vae="taesd", clip="clip-l14", image_size=64)
+    result = run_neural(ws, config)
+    assert result.stages["latents"]["status"] == "ran", result.stages
+    assert result.stages["latents"]["descriptor"] == "pixels 16x16"
+    latents = ws.read_table("neural/latents").to_pandas().set_index("id")
+    assert set(latents["descriptor"]) == {"pixels 16x16"}
+    assert latents.loc["m1", "psnr"] > 15  # real weights on a flat colour image
+    components = ws.manifest()["stages"]["neural.latents"]["components"]
+    assert [(c["name"], c["weights"]) for c in components] == [("taesd/vae", "pretrained")]

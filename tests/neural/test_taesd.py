@@ -1,8 +1,8 @@
-"""Real, pretrained TAESD weights (tests/data/taesd) on real photos, through neco's loaders.
+"""Real, pretrained TAESD weights (shipped in neco/neural/weights/taesd) on real photos.
 
 TAESD (Ollin Boer Bohan 2023, github.com/madebyollin/taesd, MIT) is distilled into Stable
 Diffusion 1.x's latent space. These tests load the bundled weights as a user's
-``--vae taesd --components tests/data/taesd`` would, and check that they reconstruct real
+``--vae taesd (found in the bundled folder)`` would, and check that they reconstruct real
 photos far better than the same architecture with random weights, and better than plain 8x
 down- and up-sampling (the reconstruction any 8x autoencoder has to beat).
 
@@ -43,7 +43,7 @@ from neco.neural.latents import (  # noqa: E402
 from tests.neural import tiny  # noqa: E402
 
 CPU = DeviceChoice("cpu", "float32")
-TAESD_DIR = Path(__file__).resolve().parents[1] / "data" / "taesd"
+TAESD_DIR = Path(__file__).resolve().parents[2] / "neco" / "neural" / "weights" / "taesd"
 SIZE = 256
 PHOTOS = ("china.jpg", "flower.jpg")
 
@@ -69,7 +69,7 @@ def photos() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def taesd() -> tuple[Any, comp.ComponentInfo]:
-    # Through the registry, as `--vae taesd --components tests/data/taesd` loads it.
+    # Through the registry, as `--vae taesd (found in the bundled folder)` loads it.
     return comp.load_vae("taesd", CPU, local=TAESD_DIR)
 
 
