@@ -108,9 +108,18 @@ def _run_neural(ws: Any, progress: Progress) -> list[dict[str, Any]]:
         from neco.neural.pipeline import STAGES, NeuralConfig, run_neural
     except (ImportError, MissingDependencyError) as exc:
         return [{"name": "neural", "status": "skipped", "detail": f"models extra missing: {exc}"}]
+    from neco.neural.components import availability
+
     gpu = torch.cuda.is_available()
     stages = tuple(s for s in STAGES if gpu or s not in ("attention", "guidance"))
-    result = run_neural(ws, NeuralConfig(stages=stages, sample=8), progress)
+    # Stable Diffusion's own VAE when it is here; else TAESD, whose real weights ship with
+    # neco, so the latents stage always measures something real. Images at 256 px keep the
+    # demo quick on a CPU.
+    sd_vae = any(r["available"] for r in availability("sd15") if r["component"] == "vae")
+    config = NeuralConfig(
+        stages=stages, sample=8, vae=None if sd_vae else "taesd", image_size=512 if gpu else 256
+    )
+    result = run_neural(ws, config, progress)
     out = [
         {"name": r.name, "status": r.status, "detail": _detail(r)}
         for r in result.reports
