@@ -424,16 +424,28 @@ declare(
     "neural/probes",
     stage="neural.probes",
     columns="id:str community:str kind:str original:str swapped:str term_a:str relation:str "
-    "term_b:str cosine:f64",
-    meaning="a minimal pair made from a sampled caption's relation, and the cosine of the "
-    "encoder's vectors for the original and the swap",
+    "term_b:str distance:i64 reinflected:str? control_kind:str control_original:str "
+    "control_swapped:str control_distance:i64 cosine:f64 control_cosine:f64 floor_cosine:f64 "
+    "floor_control_cosine:f64",
+    meaning="a minimal pair made from a sampled caption's relation (articles exchanged for "
+    "agreement in reinflected) and its meaning-preserving control swap (a coordination of the "
+    "caption, or the constructed 'A and B' frame), with the cosines of original and swap "
+    "under the encoder and under its random-weight floor",
 )
 declare(
     "neural/probe_summary",
     stage="neural.probes",
     keys="community kind",
-    columns="community:str kind:str sensitivity:f64 count:i64",
-    meaning="mean swap sensitivity (1 - cosine) of a community's pairs of one kind",
+    columns="community:str kind:str pairs:i64 skipped:i64 skipped_offsets:i64 "
+    "skipped_overlap:i64 skipped_identical:i64 skipped_truncated:i64 skipped_pronoun:i64 "
+    "skipped_number:i64 skipped_verb:i64 skipped_article:i64 caption_controls:i64 "
+    "constructed_controls:i64 sensitivity:f64? control:f64? spread:f64? spread_std:f64? "
+    "calibrated:f64? "
+    "floor_sensitivity:f64? floor_control:f64? floor_spread:f64? floor_calibrated:f64?",
+    meaning="relation sensitivity (mean 1 - cosine) of a community's pairs of one kind, its "
+    "control swaps' sensitivity, the unrelated-caption spread, the calibrated score "
+    "(sensitivity - control) / spread, the same for the random-weight floor, and the pairs, "
+    "controls and skipped candidates (by reason) behind them",
 )
 declare(
     "neural/latents",

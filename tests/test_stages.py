@@ -207,41 +207,41 @@ def test_stages_sigkill_half_way_leaves_the_previous_complete_state(ws, tmp_path
     assert not (ws.path / ".staging").exists() or not any((ws.path / ".staging").iterdir())
 
 
+def _threads(**columns):
+    base = {
+        "thread_id": ["t1"],
+        "root": ["a"],
+        "size": [3],
+        "depth": [2],
+        "authors": [2],
+        "communities": [1],
+    }
+    return pa.table({**base, **columns})
+
+
 def test_catalogue_conform_casts_and_refuses_with_expected_and_found():
     table = conform(
-        "neural/probe_summary",
-        pa.table(
-            {
-                "community": pa.array(["a"], pa.large_string()),
-                "kind": ["svo"],
-                "sensitivity": [0.5],
-                "count": pa.array([3], pa.int32()),
-            }
-        ),
+        "social/discourse_threads",
+        _threads(thread_id=pa.array(["t1"], pa.large_string()), size=pa.array([3], pa.int32())),
     )
-    assert table.schema.field("community").type == pa.string()
-    assert table.schema.field("count").type == pa.int64()
-    with pytest.raises(NecoError, match="expected no nulls, found 1"):
+    assert table.schema.field("thread_id").type == pa.string()
+    assert table.schema.field("size").type == pa.int64()
+    assert table.column_names == CATALOGUE["social/discourse_threads"].column_names
+    with pytest.raises(NecoError, match="root: expected no nulls, found 1"):
+        conform("social/discourse_threads", _threads(root=[None]))
+    with pytest.raises(NecoError, match="expected its key \\['thread_id'\\] to be unique"):
         conform(
-            "neural/probe_summary",
-            pa.table({"community": ["a"], "kind": [None], "sensitivity": [0.5], "count": [1]}),
+            "social/discourse_threads",
+            pa.concat_tables([_threads(), _threads(root=["b"])]),
         )
-    with pytest.raises(NecoError, match="expected its key \\['community', 'kind'\\] to be unique"):
+    with pytest.raises(NecoError, match="size: expected int64, found string"):
+        conform("social/discourse_threads", _threads(size=["x"]))
+    with pytest.raises(NecoError, match="missing \\['depth'\\], undeclared \\['deep'\\]"):
         conform(
-            "neural/probe_summary",
-            pa.table(
-                {
-                    "community": ["a", "a"],
-                    "kind": ["svo"] * 2,
-                    "sensitivity": [0.5, 0.1],
-                    "count": [1, 2],
-                }
+            "social/discourse_threads",
+            _threads().rename_columns(
+                ["thread_id", "root", "size", "deep", "authors", "communities"]
             ),
-        )
-    with pytest.raises(NecoError, match="expected int64, found string"):
-        conform(
-            "neural/probe_summary",
-            pa.table({"community": ["a"], "kind": ["svo"], "sensitivity": [0.5], "count": ["x"]}),
         )
 
 

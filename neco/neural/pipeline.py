@@ -286,39 +286,104 @@ def _run_text(ctx: StageContext) -> StageOutput:
 
 
 def _run_probes(ctx: StageContext) -> StageOutput:
-    from neco.neural.probes import minimal_pairs, probe_pairs, probe_summary
-    from neco.neural.text import encode_texts
+    from neco.neural.probes import (
+        calibrated_score,
+        minimal_pairs,
+        probe_pairs,
+        probe_summary,
+        random_weight_twin,
+        unrelated_spread,
+    )
+    from neco.neural.text import MAX_LENGTH, encode_texts
 
     frame = _items(ctx, ["text"])
     ids = set(frame["id"])
     relations = ctx.frame("social/relations")
     relations = relations[relations["id"].isin(ids)]
-    tokens = ctx.frame("social/tokens", ["id", "position", "text", "start", "end"])
+    tokens = ctx.frame("social/tokens", _PROBE_TOKEN_COLUMNS)
     tokens = tokens[tokens["id"].isin(ids)]
     texts = dict(zip(frame["id"], frame["text"], strict=True))
-    pairs = minimal_pairs(relations, tokens, texts, seed=ctx.params["seed"])
-    if pairs.empty:
-        raise StageSkipped("no minimal pairs could be made from the sampled captions' relations")
+    seed = ctx.params["seed"]
     models = _models(ctx, ctx.params["components"], ["tokenizer", "text_encoder"])
     device = _device(ctx)
 
-    def encode(batch: list[str]) -> np.ndarray:
-        pooled = encode_texts(
-            batch,
-            models["tokenizer"],
-            models["text_encoder"],
-            device=device,
-            batch_size=ctx.params["batch_size"],
-        ).pooled.astype(np.float32)
-        norms: np.ndarray = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return pooled / np.maximum(norms, 1e-12)
+    def fits(prefix: str) -> bool:  # within the 77 tokens the text encoder reads
+        ids = models["tokenizer"](prefix, truncation=False, verbose=False)["input_ids"]
+        return len(ids) <= MAX_LENGTH
 
-    probed = probe_pairs(pairs, encode)
+    # 1. minimal pairs, agreement kept (or skipped, by reason), each with its control swap
+    made = minimal_pairs(relations, tokens, texts, seed=seed, fits=fits)
+    skips = {reason: n for reason, n in made.skip_counts().items() if n}
+    if made.pairs.empty:
+        raise StageSkipped(
+            "no minimal pairs could be made from the sampled captions' relations "
+            f"(candidates skipped, by reason: {skips or 'none'})"
+        )
+    # 2. the floor: the same architecture with seeded random weights, what position
+    # embeddings alone give; described in the summary, not a component of the run
+    floor = random_weight_twin(models["text_encoder"], seed=seed)
+
+    def encoder(model: Any) -> Any:
+        def encode(batch: list[str]) -> np.ndarray:
+            return encode_texts(
+                batch,
+                models["tokenizer"],
+                model,
+                device=device,
+                batch_size=ctx.params["batch_size"],
+            ).pooled
+
+        return encode
+
+    # 3. pairs and controls through both encoders; unrelated sampled captions as the scale
+    probed = probe_pairs(made.pairs, encoder(models["text_encoder"]))
+    probed = probe_pairs(probed, encoder(floor), prefix="floor_")
+    captions = [str(t) for t in frame["text"]]
+    spread = unrelated_spread(captions, encoder(models["text_encoder"]), seed=seed)
+    floor_spread = unrelated_spread(captions, encoder(floor), seed=seed)
+    del floor
+    summary = probe_summary(probed, spread=spread, floor_spread=floor_spread, skipped=made.skipped)
+
+    def mean_distance(column: str) -> float:
+        return float(1.0 - probed[column].mean())
+
+    sensitivity, control = mean_distance("cosine"), mean_distance("control_cosine")
+    floor_sensitivity = mean_distance("floor_cosine")
+    floor_control = mean_distance("floor_control_cosine")
+    info = {
+        "pairs": len(probed),
+        "skipped": skips,
+        "controls": probed["control_kind"].value_counts().sort_index().to_dict(),
+        "mean_sensitivity": round(sensitivity, 4),
+        "mean_control": round(control, 4),
+        "spread": round(spread.mean, 4),
+        "calibrated": round(calibrated_score(sensitivity, control, spread.mean), 4),
+        "floor_calibrated": round(
+            calibrated_score(floor_sensitivity, floor_control, floor_spread.mean), 4
+        ),
+        "floor": f"{type(models['text_encoder']).__name__} from its config, random weights "
+        f"(seed {seed})",
+    }
     return StageOutput(
-        {"neural/probes": probed, "neural/probe_summary": probe_summary(probed)},
-        {"pairs": len(probed), "mean_sensitivity": round(float(1 - probed["cosine"].mean()), 4)},
+        {"neural/probes": probed, "neural/probe_summary": summary},
+        info,
         components=_infos(models),
     )
+
+
+# Offsets to cut the swaps, and the parse that keeps them grammatical (agreement rules).
+_PROBE_TOKEN_COLUMNS = (
+    "id",
+    "position",
+    "text",
+    "lower",
+    "lemma",
+    "pos",
+    "dep",
+    "head",
+    "start",
+    "end",
+)
 
 
 def _run_latents(ctx: StageContext) -> StageOutput:
@@ -556,13 +621,15 @@ NEURAL_STAGES: list[Stage] = [
             _SAMPLED,
             Input("corpus", ("id", "text")),
             Input("social/relations"),
-            Input("social/tokens", ("id", "position", "text", "start", "end")),
+            Input("social/tokens", _PROBE_TOKEN_COLUMNS),
         ),
         outputs=("neural/probes", "neural/probe_summary"),
         run=_run_probes,
         params=("components", "device", "dtype", "seed"),
+        version=2,
         components=_requires("components", ["tokenizer", "text_encoder"]),
-        doc="minimal pairs from the corpus's own relations through the text encoder",
+        doc="minimal pairs from the corpus's own relations through the text encoder, read "
+        "against meaning-preserving control swaps, unrelated captions and a random-weight floor",
     ),
     Stage(
         "neural.latents",

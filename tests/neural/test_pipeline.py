@@ -79,7 +79,22 @@ def test_pipeline_every_stage_with_tiny_components(setup):
         "amod",
         "A blue mug and a red plate on a carved oak table",
     ) in swaps
-    assert ((probes["cosine"] > -1.0001) & (probes["cosine"] < 1.0001)).all()
+    for column in ("cosine", "control_cosine", "floor_cosine", "floor_control_cosine"):
+        assert ((probes[column] > -1.0001) & (probes[column] < 1.0001)).all(), column
+    brown = probes[probes["swapped"] == "A brown ball chases a red dog across the lawn"]
+    if len(brown):  # the constructed control: same words, same token distance, nothing rebound
+        control = "A brown dog and a brown ball across the lawn"
+        assert brown["control_original"].tolist() == [control]
+        assert brown["control_distance"].tolist() == brown["distance"].tolist() == [4]
+    probe_summary = ws.read_table("neural/probe_summary").to_pandas()
+    assert probe_summary["pairs"].sum() == len(probes)
+    measured = probe_summary[probe_summary["pairs"] > 0]
+    assert (measured["spread"] > 0).all() and measured["calibrated"].notna().all()
+    assert measured["floor_calibrated"].notna().all()
+    controls = measured["caption_controls"] + measured["constructed_controls"]
+    assert (controls == measured["pairs"]).all()
+    probe_report = result.stages["probes"]
+    assert probe_report["pairs"] == len(probes) and "random weights" in probe_report["floor"]
     latents = ws.read_table("neural/latents").to_pandas().set_index("id")
     assert latents.loc["m1", "ok"] and latents.loc["m2", "ok"]
     assert latents.loc["m3", "reason"] == "file not found"
