@@ -36,14 +36,16 @@ def run_demo(
     fresh: bool = False,
     mode: str = "full",
     skip: tuple[str, ...] = (),
+    neural_stages: tuple[str, ...] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Ingest the demo corpus into ``workspace`` and run the available stages.
 
-    ``mode`` is the NLP layer's parsing mode and ``skip`` its steps to leave out (the tests
-    use a quick lexical run). Returns ``{"workspace", "ingest", "stages"}``: ``ingest`` is the
-    ingest report as a dict, ``stages`` a list of ``{"name", "status", "detail"}`` where
-    status is ``ran``, ``unchanged`` or ``skipped``.
+    ``mode`` is the NLP layer's parsing mode and ``skip`` its steps to leave out;
+    ``neural_stages`` limits the model layer (default: every stage that can run here). The
+    tests use a quick lexical run with the tokenizer stage only. Returns ``{"workspace",
+    "ingest", "stages"}``: ``ingest`` is the ingest report as a dict, ``stages`` a list of
+    ``{"name", "status", "detail"}`` where status is ``ran``, ``unchanged`` or ``skipped``.
     """
     from neco.corpus.recipe import read_recipe
     from neco.workspace import Workspace
@@ -63,7 +65,7 @@ def run_demo(
         }
     ]
     stages.extend(_run_social(ws, mode, skip, progress))
-    stages.extend(_run_neural(ws, progress))
+    stages.extend(_run_neural(ws, progress, neural_stages))
     stages.extend(_run_survival(ws, progress))
     for name, detail in PLANNED_STAGES:
         stages.append({"name": name, "status": "skipped", "detail": detail})
@@ -94,7 +96,9 @@ def _run_social(ws: Any, mode: str, skip: tuple[str, ...], progress: Progress) -
     return [{"name": r.name, "status": r.status, "detail": _detail(r)} for r in result.stages]
 
 
-def _run_neural(ws: Any, progress: Progress) -> list[dict[str, Any]]:
+def _run_neural(
+    ws: Any, progress: Progress, only: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
     """The model layer: the tokenizer always; the other stages where their weights are here.
 
     Generation (attention, guidance) runs in the demo only on a GPU; on a CPU it is skipped
@@ -112,6 +116,8 @@ def _run_neural(ws: Any, progress: Progress) -> list[dict[str, Any]]:
 
     gpu = torch.cuda.is_available()
     stages = tuple(s for s in STAGES if gpu or s not in ("attention", "guidance"))
+    if only is not None:
+        stages = tuple(s for s in stages if s in only)
     # Stable Diffusion's own VAE when it is here; else TAESD, whose real weights ship with
     # neco, so the latents stage always measures something real. Images at 256 px keep the
     # demo quick on a CPU.
@@ -125,7 +131,7 @@ def _run_neural(ws: Any, progress: Progress) -> list[dict[str, Any]]:
         for r in result.reports
         if r.name != "sample"
     ]
-    if not gpu:
+    if not gpu and only is None:
         for name in ("attention", "guidance"):
             out.append(
                 {

@@ -60,13 +60,17 @@ def test_demo_corpus_prompts_look_like_prompts(demo_corpus):
 
 def test_demo_run_is_idempotent(tmp_path):
     # The quick path (lexical parse, no embeddings); the full demo runs in test_demo_full.
-    first = run_demo(tmp_path / "ws", mode="lexical", skip=("semantic", "relations"))
+    first = run_demo(
+        tmp_path / "ws", mode="lexical", skip=("semantic", "relations"), neural_stages=("tokens",)
+    )
     ingest = first["ingest"]
     assert ingest["accepted"] == ingest["rows_read"] >= 1800
     assert first["stages"][0]["name"] == "ingest"
     status = {s["name"]: s["status"] for s in first["stages"]}
     assert status["social.parse"] == status["social.keyness"] == status["neural.tokens"] == "ran"
-    again = run_demo(tmp_path / "ws", mode="lexical", skip=("semantic", "relations"))
+    again = run_demo(
+        tmp_path / "ws", mode="lexical", skip=("semantic", "relations"), neural_stages=("tokens",)
+    )
     assert {s["status"] for s in again["ingest"]["sources"]} == {"unchanged"}
     assert again["ingest"]["accepted"] == 0
     ran_again = [s["name"] for s in again["stages"] if s["status"] == "ran"]
@@ -77,5 +81,62 @@ def test_demo_run_is_idempotent(tmp_path):
 def test_demo_full(tmp_path):
     result = run_demo(tmp_path / "ws")
     status = {s["name"]: s["status"] for s in result["stages"]}
-    for name in ("social.parse", "social.semantic", "social.relations", "neural.tokens"):
+    for name in (
+        "social.parse",
+        "social.semantic",
+        "social.relations",
+        "neural.tokens",
+        "neural.latents",  # TAESD on the alt-text charts
+        "survival",
+    ):
         assert status[name] == "ran", result["stages"]
+
+
+def _chart_script():
+    import importlib.util
+
+    from neco.demo import DEMO_DIR
+
+    spec = importlib.util.spec_from_file_location(
+        "make_chart_images", DEMO_DIR / "make_chart_images.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_alt_text_charts_have_their_images(tmp_path):
+    import csv
+
+    from PIL import Image
+
+    from neco.demo import DEMO_DIR
+
+    with open(DEMO_DIR / "alt_text.tsv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert len(rows) == 381
+    with_images = {r["alt_id"]: r["image"] for r in rows if r["image"]}
+    assert len(with_images) >= 15
+    for alt_id, rel in with_images.items():
+        assert rel == f"images/{alt_id}.png"
+        path = DEMO_DIR / rel
+        assert path.is_file(), path
+        with Image.open(path) as img:
+            assert (img.format, img.mode, img.size) == ("PNG", "RGB", (512, 512))
+            img.load()
+    assert not [p.name for p in (DEMO_DIR / "images").iterdir() if p.stem not in with_images]
+
+    # The committed PNGs are what the script draws: same pixels, up to font rasterising
+    # differences between Pillow/FreeType builds (bytes differ with zlib versions).
+    import numpy as np
+
+    script = _chart_script()
+    assert set(script.CHARTS) == set(with_images)
+    alt_id = "alt-0004"
+    drawn = script.save_chart(alt_id, tmp_path)
+    with Image.open(drawn) as a, Image.open(DEMO_DIR / with_images[alt_id]) as b:
+        diff = np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+    assert diff.mean() < 2.0, (
+        "the chart no longer matches its committed PNG: rerun "
+        "python corpora/demo/make_chart_images.py and commit the images"
+    )
