@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: setup
 	$(BIN)/neco demo
+	@echo "Dashboard: $(BIN)/neco dashboard -w data/workspace   (then open http://127.0.0.1:8501)"
 
 lint: setup
 	$(BIN)/ruff check neco tests benchmarks dashboards
