@@ -452,10 +452,12 @@ declare(
     stage="neural.latents",
     keys="id",
     columns="id:str image:str? ok:bool reason:str? psnr:f64? ssim:f64? descriptor:str "
-    "cosine:f64? descriptor_original:vec? descriptor_reconstruction:vec?",
+    "cosine:f64? descriptor_original:vec? descriptor_reconstruction:vec? reconstruction:str?",
     meaning="a sampled caption's image through the VAE and back: PSNR, SSIM (on [0, 1]), and "
     "an image descriptor of original and reconstruction with their cosine (CLIP image "
-    "embeddings when CLIP is here, else `pixels 16x16`, named in `descriptor`)",
+    "embeddings when CLIP is here, else `pixels 16x16`, named in `descriptor`); "
+    "`reconstruction` is a PNG in the workspace: the image as the VAE saw it beside what "
+    "came back",
 )
 declare(
     "neural/attention_words",

@@ -1129,6 +1129,18 @@ def latents(r: WorkspaceReader) -> pd.DataFrame:
     frame["local_path"] = [
         str(p) if (p := local_image(image, known)) else None for image in frame["image"]
     ]
+    # The stage's own side-by-side PNGs (original as the VAE saw it | reconstruction), kept
+    # inside the workspace: shown only when the file is there and stays inside it.
+    if "reconstruction" in frame.columns:
+        root = r.ws.path.resolve()
+        frame["round_trip_path"] = [
+            str(p)
+            if isinstance(rel, str)
+            and (p := (root / rel).resolve()).is_relative_to(root)
+            and p.is_file()
+            else None
+            for rel in frame["reconstruction"]
+        ]
     return frame
 
 

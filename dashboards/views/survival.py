@@ -156,15 +156,20 @@ else:
         st.warning(f"VAE round trip: {dash.MECHANICS_LABEL}.")
     latents = latents.assign(weights=dash.MECHANICS_LABEL if mechanics else "pretrained")
     ui.table(latents, "latents")
-    local = latents[latents["local_path"].notna()].head(12)
+    if "round_trip_path" in latents.columns:  # the stage's side-by-side PNG, else the original
+        latents["shown"] = latents["round_trip_path"].fillna(latents["local_path"])
+    else:
+        latents["shown"] = latents["local_path"]
+    local = latents[latents["shown"].notna()].head(12)
     st.caption(
-        "Originals are shown only for local image files the corpus names (never URLs). The "
-        "latents stage does not store reconstructions, so they cannot be shown beside them."
+        "Each picture: the image as the VAE received it (left) and what came back (right); "
+        "where the stage stored no reconstruction, the original alone. Only files inside the "
+        "workspace or local image files the corpus names are shown, never URLs."
     )
-    columns = st.columns(4)
+    columns = st.columns(3)
     for i, (_, row) in enumerate(local.iterrows()):
-        with columns[i % 4]:
-            st.image(row["local_path"])
+        with columns[i % len(columns)]:
+            st.image(row["shown"])
             scores = [
                 f"{name} {row[name]:.2f}"
                 for name in ("psnr", "ssim", "cosine")

@@ -445,6 +445,9 @@ def _run_latents(ctx: StageContext) -> StageOutput:
         }
     )
     table = table.add_column(6, "descriptor", pa.array([descriptor] * table.num_rows))
+    table = table.append_column(
+        "reconstruction", pa.array(_save_round_trips(ctx, results, pixels, recon), pa.string())
+    )
     ok = sum(r.ok for r in results)
     return StageOutput(
         {"neural/latents": table},
@@ -456,6 +459,41 @@ def _run_latents(ctx: StageContext) -> StageOutput:
         },
         components=_infos(used),
     )
+
+
+ROUND_TRIP_DIR = "neural/round_trips"
+"""Where the latents stage keeps each image as the VAE saw it and as it came back (PNG)."""
+
+
+def _save_round_trips(
+    ctx: StageContext, results: Sequence[Any], pixels: np.ndarray, recon: np.ndarray
+) -> list[str | None]:
+    """Save the VAE's input and output side by side (one PNG per image, at most 256 px high),
+    so a reader can see the round trip; returns each one's path inside the workspace."""
+    import hashlib
+
+    from PIL import Image
+
+    from neco.neural.images import to_uint8
+
+    folder = ctx.staging() / ROUND_TRIP_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    before, after = to_uint8(pixels), to_uint8(recon)
+    out: list[str | None] = []
+    row = 0
+    for result in results:
+        if not result.ok:
+            out.append(None)
+            continue
+        pair = np.concatenate([before[row], after[row]], axis=1)
+        image = Image.fromarray(pair)
+        if image.height > 256:
+            image = image.resize((image.width * 256 // image.height, 256), Image.Resampling.LANCZOS)
+        name = hashlib.sha256(str(result.path).encode("utf-8")).hexdigest()[:16] + ".png"
+        image.save(folder / name, optimize=True)
+        out.append(f"{ROUND_TRIP_DIR}/{name}")
+        row += 1
+    return out
 
 
 def _pipeline(ctx: StageContext) -> Any:
@@ -638,6 +676,7 @@ NEURAL_STAGES: list[Stage] = [
         run=_run_latents,
         params=("components", "vae", "clip", "device", "dtype", "image_size", "seed"),
         components=_vae_check,
+        version=2,
         doc="VAE round trip of the sampled captions' images: PSNR, SSIM, descriptor cosine",
     ),
     Stage(
