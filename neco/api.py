@@ -128,39 +128,137 @@ class Study:
         min_count: int = 3,
         keep_stop: bool = False,
         collapse: bool = False,
+        where: str | None = None,
+        by: str | None = None,
+        rank: str = "z",
+        stop_terms: Sequence[str] = (),
+        stop_file: str | Path | None = None,
+        exclude: Sequence[str] = (),
+        keep_tags: bool = False,
+        plot: str | Path | None = None,
         arrow: bool = False,
     ) -> pd.DataFrame | pa.Table:
-        """Distinctive terms of each community (``neco vocab``), most distinctive first."""
+        """Distinctive terms of each community (``neco vocab``), in the order of
+        ``community``, each one's terms by ``rank`` (``z``, ``g2``, ``doc_count``, ``count``).
+
+        ``where`` is a SQL condition on the corpus (``"year(timestamp) = 2021"``); ``by``
+        compares slices (``"year"``, ``"month"``, a column or a meta field) instead of
+        communities; ``stop_terms``, ``stop_file`` and ``exclude`` (regular expressions)
+        leave terms out; ``plot`` also writes the figure (``.svg`` or ``.png``). See
+        :mod:`neco.social.vocab`.
+
+        >>> study.keyness("tidytuesday", by="year")            # doctest: +SKIP
+        >>> study.keyness(["b", "a"], rank="doc_count", exclude=[r"^\\d+$"])  # doctest: +SKIP
+        """
         from neco.social.vocab import keyness
 
-        communities = [community] if isinstance(community, str) else community
         table = keyness(
             self.workspace,
-            communities=communities,
+            communities=_names(community),
             against=against,
             unit=unit,
             min_count=min_count,
             keep_stop=keep_stop,
             collapse=collapse,
+            where=where,
+            by=by,
+            rank=rank,
+            stop_terms=_stop_terms(stop_terms, stop_file),
+            exclude=exclude,
+            keep_tags=keep_tags,
+        )
+        if plot is not None:
+            from neco.social.figures import vocabulary_figure
+
+            vocabulary_figure(table, plot)
+        return table if arrow else table.to_pandas()
+
+    def frequencies(
+        self,
+        community: str | Sequence[str] | None = None,
+        *,
+        unit: str = "lemma",
+        min_count: int = 1,
+        keep_stop: bool = False,
+        collapse: bool = False,
+        where: str | None = None,
+        by: str | None = None,
+        rank: str = "count",
+        stop_terms: Sequence[str] = (),
+        stop_file: str | Path | None = None,
+        exclude: Sequence[str] = (),
+        keep_tags: bool = False,
+        arrow: bool = False,
+    ) -> pd.DataFrame | pa.Table:
+        """Each community's terms by count and number of captions (``neco vocab --freq``);
+        one community is enough (``unit="specifier"`` lists a prompt community's
+        specifiers)."""
+        from neco.social.vocab import frequencies
+
+        table = frequencies(
+            self.workspace,
+            communities=_names(community),
+            unit=unit,
+            min_count=min_count,
+            keep_stop=keep_stop,
+            collapse=collapse,
+            where=where,
+            by=by,
+            rank=rank,
+            stop_terms=_stop_terms(stop_terms, stop_file),
+            exclude=exclude,
+            keep_tags=keep_tags,
         )
         return table if arrow else table.to_pandas()
 
     def kwic(
-        self, term: str, *, community: str | None = None, width: int = 40, sort: str = "right"
+        self,
+        term: str,
+        *,
+        community: str | None = None,
+        width: int = 40,
+        sort: str = "right",
+        where: str | None = None,
     ) -> pd.DataFrame:
-        """Concordance lines of ``term`` (``neco kwic``)."""
+        """Concordance lines of ``term`` (``neco kwic``), in the captions satisfying the SQL
+        condition ``where`` if given."""
         from neco.social.vocab import concordance
 
-        return concordance(self.workspace, term, community=community, width=width, sort=sort)
+        return concordance(
+            self.workspace, term, community=community, width=width, sort=sort, where=where
+        )
 
     def collocates(
-        self, term: str, *, community: str | None = None, window: int = 4, min_count: int = 2
+        self,
+        term: str,
+        *,
+        community: str | None = None,
+        window: int = 4,
+        min_count: int = 2,
+        sort: str = "npmi",
+        where: str | None = None,
+        keep_stop: bool = False,
+        stop_terms: Sequence[str] = (),
+        stop_file: str | Path | None = None,
+        exclude: Sequence[str] = (),
+        keep_tags: bool = False,
     ) -> pd.DataFrame:
-        """Words near ``term`` with NPMI and G² (``neco collocates``)."""
+        """Words near ``term`` with NPMI and G² (``neco collocates``), sorted by ``sort``
+        (``npmi``, ``g2`` or ``count``)."""
         from neco.social.vocab import collocates
 
         return collocates(
-            self.workspace, term, community=community, window=window, min_count=min_count
+            self.workspace,
+            term,
+            community=community,
+            window=window,
+            min_count=min_count,
+            sort=sort,
+            where=where,
+            keep_stop=keep_stop,
+            keep_tags=keep_tags,
+            stop_terms=_stop_terms(stop_terms, stop_file),
+            exclude=exclude,
         )
 
     def graph(
@@ -225,3 +323,18 @@ def pd_hash(frame: pd.DataFrame) -> bytes:
 def open_study(path: str | Path = Path("data") / "workspace") -> Study:
     """Open the workspace at ``path`` as a :class:`Study` (created by the first ``add``)."""
     return Study(path)
+
+
+def _names(community: str | Sequence[str] | None) -> list[str] | None:
+    """One community or several, as the list the library takes."""
+    if community is None:
+        return None
+    return [community] if isinstance(community, str) else list(community)
+
+
+def _stop_terms(terms: Sequence[str], stop_file: str | Path | None) -> list[str]:
+    """The stop-list given as terms and as a file (one term a line), together."""
+    from neco.social.vocab import read_stop_file
+
+    listed = [t.lower() for t in terms]
+    return listed + (read_stop_file(stop_file) if stop_file is not None else [])

@@ -17,7 +17,7 @@ from neco.catalogue import CATALOGUE, check_schema, conform, markdown_reference
 from neco.errors import NecoError, WorkspaceError
 from neco.neural.pipeline import NeuralConfig, run_neural
 from neco.social.parse import ParseConfig
-from neco.social.pipeline import SocialConfig, run_social
+from neco.social.pipeline import SocialConfig, run_social, social_stages
 from neco.stages import Input, Stage, StageOutput, run_stages, stale_tables, table_states
 from neco.workspace import Workspace
 from tests.conftest import REPO
@@ -94,9 +94,24 @@ def test_stages_changing_one_caption_reruns_exactly_what_depends_on_it(ws):
     states = {s.name: s for s in table_states(ws)}
     assert states["social/tokens"].state == "stale"
     assert "corpus[id,text,community,lang] changed" in states["social/tokens"].why
-    # keyness read the same token table, but that table is stale itself
-    assert states["social/keyness"].state == "stale"
-    assert states["social/keyness"].why.startswith("social/tokens is stale")
+    assert states["social/keyness"].state == "stale"  # it reads the text too (tags)
+    # a stage that reads only the token table: its input is unchanged, but stale itself
+    derived = Stage(
+        "test.derived",
+        (Input("social/tokens"),),
+        ("social/semantic_edges",),
+        lambda ctx: StageOutput(
+            {"social/semantic_edges": pa.table({"source": ["a"], "target": ["b"], "weight": [1.0]})}
+        ),
+    )
+    _replace_caption(ws, "b2", "Two herons wade through the shallow marsh")  # back, then
+    run_social(ws, LEXICAL)
+    run_stages(ws, [derived], {})
+    _replace_caption(ws, "b2", "Two egrets wade through the shallow marsh")
+    states = {s.name: s for s in table_states(ws, [*social_stages(), derived])}
+    assert states["social/semantic_edges"].state == "stale"
+    assert states["social/semantic_edges"].why.startswith("social/tokens is stale")
+    states = {s.name: s for s in table_states(ws)}
     # the discourse graph reads ids, communities and reply links only: still fresh
     assert states["social/discourse_edges"].state == "fresh"
     assert states["neural/token_captions"].state == "stale"
@@ -122,7 +137,11 @@ def test_stages_manifest_records_inputs_params_versions_rows(ws):
     run_social(ws, LEXICAL)
     record = ws.manifest()["stages"]["social.cooccurrence"]
     assert record["status"] == "ran"
-    assert set(record["inputs"]) == {"social/tokens", "corpus[id,community]"}
+    assert set(record["inputs"]) == {
+        "social/tokens",
+        "corpus[id,community,text]",
+        "social/specifiers[id,community]",
+    }
     assert record["params"] == {"top_terms": 2000, "min_count": 1, "backbone_alpha": 0.2, "seed": 0}
     assert (
         record["rows"]["social/cooc_nodes"] == ws.manifest()["tables"]["social/cooc_nodes"]["rows"]
@@ -161,7 +180,7 @@ _KILL = textwrap.dedent(
     sys.path.insert(0, {repo!r})
     from neco.workspace import Workspace
     from neco.social.parse import ParseConfig
-    from neco.social.pipeline import SocialConfig, run_social
+    from neco.social.pipeline import SocialConfig, run_social, social_stages
     import neco.social.pipeline as pipeline
     import neco.workspace as workspace
 
@@ -271,3 +290,49 @@ def test_catalogue_readme_table_reference_is_generated_from_the_catalogue():
         "README's table reference differs from neco.catalogue; regenerate it with "
         "python -m neco.catalogue"
     )
+
+
+def test_stages_an_ingest_while_a_stage_runs_aborts_its_commit(ws, tmp_path):
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"id": "z1", "community": "birds", "text": "A zebra finch"}\n', "utf-8")
+
+    def ingest_meanwhile(ctx):
+        Workspace(ctx.ws.path).ingest([more])  # `neco ingest` in another terminal, in effect
+        return StageOutput(
+            {
+                "social/semantic_edges": pa.table(
+                    {"source": ["b1"], "target": ["b2"], "weight": [1.0]}
+                )
+            }
+        )
+
+    stage = Stage("test.slow", (Input("corpus"),), ("social/semantic_edges",), ingest_meanwhile)
+    with pytest.raises(WorkspaceError, match="read corpus, which another neco process changed"):
+        run_stages(ws, [stage], {})
+    assert "social/semantic_edges" not in ws.tables()
+    assert len(ws.corpus()) == len(ROWS) + 1  # the ingest itself went through
+
+
+def test_stages_commands_reading_stale_tables_say_so_after_a_second_ingest(ws, tmp_path, capsys):
+    from neco.cli import main
+
+    run_social(ws, LEXICAL)
+    zebras = tmp_path / "zebras.jsonl"
+    zebras.write_text(
+        "\n".join(
+            json.dumps({"id": f"z{i}", "community": "birds", "text": f"A zebra finch {i}"})
+            for i in range(4)
+        ),
+        encoding="utf-8",
+    )
+    ws.ingest([zebras])
+    capsys.readouterr()
+    assert main(["kwic", "zebra", "-w", str(ws.path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []  # the token table predates the zebras...
+    assert "stale results (social/tokens: corpus[id,text,community,lang] changed" in captured.err
+    assert f"Run: neco social -w {ws.path}" in captured.err  # ...and the command says so
+    run_social(ws, LEXICAL)
+    assert main(["kwic", "zebra", "-w", str(ws.path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 4 and "stale" not in captured.err

@@ -7,7 +7,6 @@ import neco_ui as ui
 import streamlit as st
 
 from neco import dashboard as dash
-from neco.social.vocab import UNITS
 
 r = ui.reader()
 st.title("Vocabularies")
@@ -41,7 +40,7 @@ elif mode == "two":
     communities = (focus,)
 unit = c3.selectbox(
     "Unit",
-    UNITS,
+    list(available),
     format_func=lambda u: u if available[u] is None else f"{u} (not available)",
     key="vocab_unit",
 )

@@ -11,17 +11,24 @@ words within a window around a node word and scores them:
   ``npmi = pmi / -ln(f_nc / (N * S))``;
 - ``g2`` — the log-likelihood ratio (Dunning 1993) of the 2x2 table of window positions
   around the node (``f_n * S``) against the collocate's occurrences (``f_c``), out of ``N``.
+
+Word tokens inside tags of web text (``[OC]``, ``(1200x800)``; :mod:`neco.social.tags`) are
+no positions, like punctuation, when the tags are given; a stop-list and exclusion patterns
+remove collocates as they remove terms (:mod:`neco.social.terms`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from neco.errors import NecoError
+
+SORTS = ("npmi", "g2", "count")
 
 
 def _token_frame(tokens: pa.Table, community: str | None) -> pd.DataFrame:
@@ -118,20 +125,36 @@ def collocates(
     community: str | None = None,
     min_count: int = 2,
     keep_stop: bool = False,
+    sort: str = "npmi",
+    tags: pa.Table | None = None,
+    stop_terms: Collection[str] = (),
+    exclude: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Collocates of a node word within ``window`` words on either side (lemmas).
 
-    Punctuation is skipped (it does not count as a position); windows stay within a caption.
-    Returns ``term``, ``count`` (co-occurrences), ``term_count``, ``npmi`` and ``g2``, sorted by
-    decreasing ``npmi``; collocates seen fewer than ``min_count`` times are left out.
+    Punctuation (and, with ``tags``, words inside tags) is skipped: it does not count as a
+    position; windows stay within a caption. Returns ``term``, ``count`` (co-occurrences),
+    ``term_count``, ``npmi`` and ``g2``, sorted by decreasing ``sort`` (``npmi``, ``g2`` or
+    ``count``), then by term; collocates seen fewer than ``min_count`` times, and those the
+    stop-list ``stop_terms`` or a pattern of ``exclude`` removes, are left out.
     """
+    from neco.social.terms import compile_patterns
+
     if window < 1:
         raise NecoError(f"The 'window' parameter must be an int >= 1. Got {window!r} instead.")
+    if sort not in SORTS:
+        raise NecoError(f"The 'sort' parameter must be one of {', '.join(SORTS)}. Got {sort!r}.")
     node = query.lower().strip()
     if not node or " " in node:
         raise NecoError(f"Collocates take one word as node. Got {query!r}.")
+    patterns = compile_patterns(exclude)
     frame = _token_frame(tokens, community)
-    frame = frame[~frame["is_punct"]].reset_index(drop=True)
+    skip = frame["is_punct"].to_numpy()
+    if tags is not None:
+        from neco.social.tags import inside_tags
+
+        skip = skip | inside_tags(frame, tags)
+    frame = frame[~skip].reset_index(drop=True)
     ids = frame["id"].to_numpy()
     lemma = frame["lemma_lower"].to_numpy()
     stop = frame["is_stop"].to_numpy()
@@ -153,6 +176,12 @@ def collocates(
         hits = hits[~stop[hits]]
     counts = pd.Series(lemma[hits]).value_counts()
     counts = counts[counts >= min_count]
+    if stop_terms or patterns:
+        listed = {t.lower() for t in stop_terms}
+        kept = [
+            t not in listed and not any(p.search(str(t)) for p in patterns) for t in counts.index
+        ]
+        counts = counts[np.asarray(kept, dtype=bool)]
     term_counts = pd.Series(lemma).value_counts()
     f_n = float(len(nodes))
     f_c = term_counts.reindex(counts.index).to_numpy(dtype=float)
@@ -171,7 +200,7 @@ def collocates(
             "g2": g2,
         }
     )
-    return result.sort_values(["npmi", "term"], ascending=[False, True]).reset_index(drop=True)
+    return result.sort_values([sort, "term"], ascending=[False, True]).reset_index(drop=True)
 
 
 def _g2_table(o11: np.ndarray, r1: float, c1: np.ndarray, n: float) -> np.ndarray:

@@ -30,6 +30,15 @@ frequencies, with a zero count replaced by 0.5::
 
 Counts are token counts; ``doc_count`` and ``rest_doc_count`` give the number of captions
 containing the term. Works for any number of communities.
+
+:func:`rank_keyness` orders each community's terms by another measure (``neco vocab
+--rank``): ``g2`` (terms the community over-uses, z > 0, by decreasing G², then the others
+by increasing G², since G² alone does not say which side uses a term more); ``doc_count`` or
+``count`` (the terms distinctive at the 5% level, z > 1.96, by how many captions, or
+occurrences, hold them, then the others by z). By ``doc_count`` the distinctive terms that
+many captions share come first, and a term repeated in one long caption no longer does; the
+threshold keeps the community's merely frequent words ("the topic of every caption", with a
+z near 0) from heading the list.
 """
 
 from __future__ import annotations
@@ -135,7 +144,9 @@ def keyness_table(
     if len(names) < 2:
         raise NecoError(
             f"Keyness compares communities, but the corpus has {len(names)}: "
-            f"{', '.join(names) or 'none'}. Label rows with --community or --community-col."
+            f"{', '.join(names) or 'none'}. Label rows with --community or --community-col, "
+            "compare slices of it (neco vocab --by year), or list its terms by frequency "
+            "(neco vocab --freq)."
         )
     focus = list(communities) if communities else names
     unknown = sorted(set(focus) - set(names)) + (
@@ -153,6 +164,7 @@ def keyness_table(
                 if dtm.unit == "specifier"
                 else ""
             )
+            + " For one community's terms by frequency, add --freq (neco vocab)."
         )
     total_counts = counts.sum(axis=0)
     total_docs = docs.sum(axis=0)
@@ -202,3 +214,41 @@ def keyness_table(
         "formulas": KEYNESS_FORMULAS,
     }
     return table.replace_schema_metadata({k: v.encode() for k, v in meta.items()})
+
+
+RANKS = ("z", "g2", "doc_count", "count")
+#: z above which a term counts as distinctive when ranking by counts (two-sided 5% level).
+DISTINCTIVE_Z = 1.96
+
+
+def rank_keyness(table: pa.Table, rank: str = "z") -> pa.Table:
+    """``table`` (from :func:`keyness_table`) with each community's terms ordered by ``rank``
+    (module doc); the communities keep their order, ties keep the z order.
+
+    >>> t = pa.table({"community": ["a", "a", "a", "a"], "term": ["x", "y", "v", "w"],
+    ...               "count": [9, 4, 50, 1], "doc_count": [1, 4, 40, 1],
+    ...               "g2": [8.0, 5.0, 0.1, 5.0], "logodds_z": [3.0, 2.5, 0.3, -2.0]})
+    >>> rank_keyness(t, "doc_count").column("term").to_pylist()
+    ['y', 'x', 'v', 'w']
+    >>> rank_keyness(t, "g2").column("term").to_pylist()
+    ['x', 'y', 'v', 'w']
+    """
+    if rank not in RANKS:
+        raise NecoError(f"The 'rank' parameter must be one of {', '.join(RANKS)}. Got {rank!r}.")
+    if rank == "z" or table.num_rows == 0:
+        return table
+    community = np.asarray(table.column("community").to_pylist(), dtype=object)
+    _, first = np.unique(community, return_index=True)
+    order_of = {community[i]: k for k, i in enumerate(sorted(first))}
+    group = np.fromiter((order_of[c] for c in community), dtype=np.int64, count=len(community))
+    z = np.asarray(table.column("logodds_z"), dtype=float)
+    value = np.asarray(table.column(rank), dtype=float)
+    if rank == "g2":
+        over = z > 0
+        key = np.where(over, -value, value)
+    else:
+        over = z > DISTINCTIVE_Z
+        key = np.where(over, -value, 0.0)  # below the threshold: the z order (row order)
+    # lexsort: the last key is the primary one; the row number keeps the z order on ties.
+    order = np.lexsort((np.arange(table.num_rows), key, ~over, group))
+    return table.take(pa.array(order))

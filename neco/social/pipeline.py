@@ -196,14 +196,17 @@ def prompt_specifiers(
             negative = value if isinstance(value, str) and value.strip() else None
         parsed = segment_prompt(text, negative)
         for spec in parsed.specifiers:
-            rows["id"].append(caption_id)
-            rows["community"].append(community)
-            rows["position"].append(spec.position)
-            rows["text"].append(spec.text)
-            rows["weight"].append(spec.weight)
-            rows["negative"].append(spec.negative)
-            rows["artist"].append(spec.artist)
-            rows["kind"].append(spec.kind)
+            # One row per artist a specifier names ("by A and B"), each with the same position;
+            # the terms module counts a specifier once per caption and position.
+            for artist in spec.artists or (None,):
+                rows["id"].append(caption_id)
+                rows["community"].append(community)
+                rows["position"].append(spec.position)
+                rows["text"].append(spec.text)
+                rows["weight"].append(spec.weight)
+                rows["negative"].append(spec.negative)
+                rows["artist"].append(artist)
+                rows["kind"].append(spec.kind)
     schema = pa.schema(
         [
             ("id", pa.string()),
@@ -287,9 +290,20 @@ def cooccurrence_backbone(
 # --------------------------------------------------------------------------- stages
 
 
-def _docs(ctx: StageContext) -> pa.Table:
-    frame = ctx.frame("corpus", ["id", "community"])
-    return pa.table({"id": frame["id"].tolist(), "community": frame["community"].tolist()})
+def _lemma_terms(ctx: StageContext) -> Any:
+    """Captions x lemmas, with the words inside web-text tags (``[OC]``, ``1200x800``) left
+    out, as ``neco vocab`` counts them (:mod:`neco.social.tags`)."""
+    from neco.social.tags import find_tags
+    from neco.social.terms import build_doc_terms
+
+    frame = ctx.frame("corpus", ["id", "community", "text"])
+    prompt: set[str] = set()
+    if ctx.has("social/specifiers"):  # brackets of prompt communities are weights, not tags
+        prompt = set(ctx.read("social/specifiers", ["community"]).column("community").to_pylist())
+    prompt_ids = frame.loc[frame["community"].isin(prompt), "id"].tolist()
+    tags = find_tags(frame["id"].tolist(), frame["text"].tolist(), prompt_ids=prompt_ids)
+    docs = pa.table({"id": frame["id"].tolist(), "community": frame["community"].tolist()})
+    return build_doc_terms(docs, ctx.read("social/tokens"), "lemma", tags=tags)
 
 
 def _run_prompts(ctx: StageContext) -> StageOutput:
@@ -304,26 +318,27 @@ def _run_prompts(ctx: StageContext) -> StageOutput:
 
 def _run_keyness(ctx: StageContext) -> StageOutput:
     from neco.social.keyness import keyness_table
-    from neco.social.terms import build_doc_terms
 
-    docs = _docs(ctx)
-    if len(set(docs.column("community").to_pylist())) < 2:
-        raise StageSkipped("keyness compares communities: this corpus has one community only")
-    dtm = build_doc_terms(docs, ctx.read("social/tokens"), "lemma")
+    dtm = _lemma_terms(ctx)
+    if len(dtm.community_names()) < 2:
+        raise StageSkipped(
+            "keyness compares communities: this corpus has one community only "
+            "(neco vocab --freq lists its terms; --by year compares it with itself)"
+        )
     table = keyness_table(dtm, min_count=ctx.params["keyness_min_count"])
     return StageOutput({"social/keyness": table}, {"rows": table.num_rows, "unit": "lemma"})
 
 
 def _run_cooccurrence(ctx: StageContext) -> StageOutput:
     from neco.social.graphs import export_graph
-    from neco.social.terms import build_doc_terms
 
-    dtm = build_doc_terms(_docs(ctx), ctx.read("social/tokens"), "lemma")
+    dtm = _lemma_terms(ctx)
     node_tables, edge_tables, summaries = [], [], []
     scopes = [("all", np.ones(dtm.n_docs, dtype=bool))] + [
         (c, dtm.communities == c) for c in dtm.community_names()
     ]
     graphs = ctx.staging() / "social" / "graphs"
+    written: list[str] = []
     for scope, mask in scopes:
         sub = type(dtm)(
             dtm.matrix[mask], dtm.terms, dtm.doc_ids[mask], dtm.communities[mask], dtm.unit
@@ -340,18 +355,33 @@ def _run_cooccurrence(ctx: StageContext) -> StageOutput:
         node_tables.append(nodes)
         edge_tables.append(edges)
         summaries.append(summary)
-        export_graph(graph, graphs / f"cooccurrence_{_slug(scope)}.gexf")
+        name = f"cooccurrence_{_slug(scope)}.gexf"
+        export_graph(graph, graphs / name)
+        written.append(name)
     return StageOutput(
         {
             "social/cooc_nodes": pa.concat_tables(node_tables, promote_options="default"),
             "social/cooc_edges": pa.concat_tables(edge_tables, promote_options="default"),
         },
-        {"scopes": summaries},
+        {"scopes": summaries, "graph_files": written},
     )
 
 
 def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+    """A file-name-safe form of a community name, one-to-one: when characters other than
+    letters, digits, ``-`` and ``_`` had to be replaced, a short hash of the name is added, so
+    that ``a/b``, ``a_b`` and ``a.b`` get three files (the stage lists them in its summary).
+
+    >>> _slug("museum"), _slug("a_b"), _slug("a/b"), _slug("a.b")
+    ('museum', 'a_b', 'a_b-c14cddc0', 'a_b-2e7336dc')
+    """
+    import hashlib
+
+    slug = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+    if slug == name:
+        return slug
+    digest = hashlib.sha256(name.encode("utf-8", "backslashreplace")).hexdigest()[:8]
+    return f"{slug[:60]}-{digest}"
 
 
 def _run_discourse(ctx: StageContext) -> StageOutput:
@@ -473,7 +503,12 @@ SOCIAL_STAGES: list[Stage] = [
     ),
     Stage(
         "social.keyness",
-        inputs=(Input("social/tokens"), Input(_CORPUS, ("id", "community"))),
+        inputs=(
+            Input("social/tokens"),
+            Input(_CORPUS, ("id", "community", "text")),
+            Input("social/specifiers", ("id", "community"), optional=True),
+        ),
+        version=2,
         outputs=("social/keyness",),
         run=_run_keyness,
         params=("keyness_min_count",),
@@ -481,7 +516,12 @@ SOCIAL_STAGES: list[Stage] = [
     ),
     Stage(
         "social.cooccurrence",
-        inputs=(Input("social/tokens"), Input(_CORPUS, ("id", "community"))),
+        inputs=(
+            Input("social/tokens"),
+            Input(_CORPUS, ("id", "community", "text")),
+            Input("social/specifiers", ("id", "community"), optional=True),
+        ),
+        version=2,
         outputs=("social/cooc_nodes", "social/cooc_edges"),
         run=_run_cooccurrence,
         params=("top_terms", "min_count", "backbone_alpha", "seed"),

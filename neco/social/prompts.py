@@ -34,8 +34,22 @@ Rules
    * :func:`parse_weights` of an empty text is ``[]`` (A1111 returns one empty run).
 
    :func:`parse_weights` interprets only this syntax: commas, ``|``, ``BREAK``, ``<lora:...>``
-   tags and Midjourney parameters are ordinary text there. Adjacent runs of equal weight are
-   merged.
+   tags, Midjourney parameters and the two forms below are ordinary text there. Adjacent runs
+   of equal weight are merged.
+
+   Two more forms are read at the level of specifiers (rule 2), as their writers mean them:
+
+   * a **weight suffix**: an item that ends in ``:number`` right after a letter or a closing
+     bracket (``masterpiece:1.2``, ``sachin teng:4``, ``((cat)):2``, ``fog :0.5``) has its
+     weight multiplied by the number and the suffix removed from its text. A1111 itself
+     reads such a suffix as text (the model sees the characters); ``16:9`` or ``12:30``
+     (a digit before the colon) and a lone ``:1.3`` stay text;
+   * Midjourney **multi-prompts**: ``::`` splits a part into pieces, and a number right
+     after it (``::2``, ``::-0.5``, ``::.5``) weighs the piece before it; a piece without a
+     number, and the last piece, weigh 1. Every specifier of a piece (a piece may hold
+     several comma-separated items) has its weight multiplied by the piece's weight, so
+     ``cat::2 dog::-0.5`` gives ``cat`` 2.0 and ``dog`` -0.5. A negative weight is kept as it
+     is (Midjourney uses it to push the piece away); the specifier stays in the positive part.
 
 2. **Specifiers.** Each part is split on commas, ``|`` and line breaks, and on the
    upper-case keywords ``BREAK`` and ``AND`` (A1111's chunk break and composable-diffusion
@@ -87,13 +101,32 @@ Rules
    "painted by", "inspired by"...), ``style of X`` and ``in the style of X`` mark an artist
    reference; "X style" is not read as one (too ambiguous). ``X`` runs to the next marker or
    the end of the specifier and is split on ``and``, ``&`` and ``+`` into names, lower-cased,
-   with surrounding punctuation stripped. Guards against false positives: a ``by`` preceded
-   by a word in ``PASSIVE_PARTICIPLES`` ("lit by", "surrounded by"...) is skipped; a marker
-   whose first name starts with a word in ``DETERMINERS`` ("by the sea") or
-   ``BY_STOPWORDS`` ("by night", "side by side") or with a digit is skipped; any other name
-   so starting, or longer than five words, is dropped. ``Specifier.artist`` holds the first
-   name (only text specifiers have one); :func:`artist_references` lists every name of the
-   positive part in order, repeats included (the negative part is left out).
+   with surrounding punctuation and a weight suffix (``:4``) stripped. Guards against false
+   positives: a ``by`` preceded by a word in ``PASSIVE_PARTICIPLES`` ("lit by", "surrounded
+   by"...) is skipped; a marker whose first name starts with a word in ``DETERMINERS`` ("by
+   the sea") or ``BY_STOPWORDS`` ("by night", "side by side") or with a digit is skipped; any
+   other name so starting, or longer than five words, is dropped.
+
+   **Lists across commas.** Commas split specifiers, so "by A, B and C" arrives as the items
+   "by A" and "B and C". A specifier that ends with its artist names continues into the
+   following text specifiers when they close the list the English way: every item up to and
+   including the first one that holds (or starts with) ``and``, ``&`` or ``+`` reads as names
+   only ("by A, B, C, D, E and F" gives six names, the Oxford comma "by A, B, and C" too).
+   A continued name must pass the guards above and also be at most three words long, hold
+   no digit and no word of ``NOT_NAME_WORDS`` (descriptors such as "detailed", "lighting",
+   "art", and prepositions), so "by A, highly detailed and intricate" stays one name. An
+   open list ("by A, B, C" with no closing ``and``) cannot be told from "by A, dark fantasy,
+   octane render" and keeps A only; "by A, fox and hare" reads as three names (without a
+   list of artists the two shapes cannot be told apart).
+
+   ``Specifier.artists`` holds every name a specifier references, in order (a continued
+   item holds its own names: "B" or "B and C"); ``Specifier.artist`` is the first of them
+   (only text specifiers have any). A table of specifiers gives a specifier naming several
+   artists one row per artist, each with its position, text and weight (the catalogue's
+   ``social/specifiers`` has no key, so that counting artists counts each); counts of
+   specifiers (``neco vocab --unit specifier``) count each (id, position) once either way.
+   :func:`artist_references` lists every name of the positive part in order, repeats
+   included (the negative part is left out).
 
 8. **Is this a prompt corpus?** :func:`looks_like_prompts` counts the non-blank texts that
    show a prompt signal: an explicit decimal weight ``(x:1.2)`` or a doubled bracket ``((``
@@ -124,8 +157,8 @@ Worked example
  ('art by greg rutkowski and artgerm', 1.0, 'text'),
  ('--ar 2:3', 1.0, 'parameter'), ('--no text, watermark', 1.0, 'parameter'),
  ('text', 1.0, 'text'), ('watermark', 1.0, 'text')]
->>> p.specifiers[4].artist
-'greg rutkowski'
+>>> p.specifiers[4].artist, p.specifiers[4].artists
+('greg rutkowski', ('greg rutkowski', 'artgerm'))
 >>> [(s.text, s.position, s.negative) for s in p.specifiers if s.negative]
 [('text', 0, True), ('watermark', 1, True)]
 >>> p.parameters
@@ -140,7 +173,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
     "BY_STOPWORDS",
@@ -148,6 +181,7 @@ __all__ = [
     "KNOWN_EMBEDDINGS",
     "MJ_FLAGS",
     "MJ_SINGLE_VALUE",
+    "NOT_NAME_WORDS",
     "PASSIVE_PARTICIPLES",
     "QUALITY_BOOSTERS",
     "PromptParse",
@@ -359,7 +393,28 @@ QUALITY_BOOSTERS: tuple[str, ...] = (
     "photorealistic",
 )
 
+#: Words that do not occur in a name continuing an artist list across commas (rule 7):
+#: the descriptors that follow artists in prompts, and prepositions. Name particles
+#: ("van", "de", "af", "von", "da") are not here.
+NOT_NAME_WORDS: frozenset[str] = frozenset(
+    {
+        # descriptors
+        "art", "artwork", "artstation", "background", "beautiful", "cinematic", "color",
+        "colors", "colour", "colours", "concept", "detail", "detailed", "details", "digital",
+        "dramatic", "elegant", "engine", "epic", "fantasy", "focus", "hd", "highly",
+        "illustration", "intricate", "landscape", "light", "lighting", "masterpiece", "matte",
+        "octane", "painting", "photo", "photograph", "photorealistic", "portrait", "quality",
+        "realistic", "render", "rendering", "sharp", "smooth", "soft", "style", "trending",
+        "ultra", "unreal", "vibrant", "volumetric", "wallpaper",
+        # prepositions and conjunctions that a name does not hold
+        "about", "above", "at", "behind", "below", "for", "from", "in", "into", "of", "on",
+        "or", "over", "under", "with", "without",
+    }
+)  # fmt: skip
+
 _MAX_ARTIST_WORDS = 5
+#: Longest name read from an item that continues an artist list (rule 7).
+_MAX_LISTED_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,8 +423,9 @@ class Specifier:
 
     ``text`` is the item with the weight syntax removed and whitespace collapsed; ``weight``
     its effective attention weight; ``position`` its 0-based index within its part (positive
-    or negative); ``artist`` the first artist name it references, if any; ``kind`` one of
-    ``"text"``, ``"lora"``, ``"embedding"``, ``"parameter"``.
+    or negative); ``artist`` the first artist name it references, if any, and ``artists``
+    every one, in order (rule 7); ``kind`` one of ``"text"``, ``"lora"``, ``"embedding"``,
+    ``"parameter"``.
     """
 
     text: str
@@ -378,6 +434,7 @@ class Specifier:
     negative: bool
     artist: str | None
     kind: str
+    artists: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,28 +574,62 @@ def parse_weights(text: str) -> list[tuple[str, float]]:
 
 # A word, for the mixed-weight mean: a whitespace-separated piece with a letter or digit.
 _WORD = re.compile(r"[^\s\w]*[^\W_]\S*")
+# A weight suffix: ":number" ending an item, right after a letter or a closing bracket.
+_WEIGHT_SUFFIX = re.compile(r"(?<=[^\W\d_]|[)\]])\s*:\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*$")
+# A Midjourney multi-prompt separator, with the weight of the piece before it; add-on tags
+# are matched too so that the "::" of "<lora::0.5>" is passed over.
+_MULTI = re.compile(r"<(?i:lora|lyco|hypernet):[^<>]*>|::(?P<w>[+-]?(?:\d+(?:\.\d*)?|\.\d+))?")
 _EMBEDDING_PREFIX = re.compile(r"^(embedding:)\S+$", re.IGNORECASE)
 _ARTIST_MARK = re.compile(r"\b(?:(?P<by>by)|(?:in\s+the\s+)?style\s+of)\b")
 _NAME_SPLIT = re.compile(r"\s+(?:and|&|\+)\s+|\s*[&+]\s*")
 _NAME_STRIP = " \t.,;:!?\"'()[]{}*_-"
+# A weight written after a name ("sachin teng:4"); rule 1's suffix, inside a name list.
+_NAME_WEIGHT = re.compile(r"\s*:\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*$")
+# An item that closes a list across commas: it starts with, or holds, a conjunction.
+_LIST_CLOSER = re.compile(r"^(?:and|&|\+)\s+|\s(?:and|&|\+)\s|[&+]")
+_LIST_LEAD = re.compile(r"^(?:and|&|\+)\s+")
+
+
+def _name_words(raw: str) -> list[str]:
+    return _NAME_WEIGHT.sub("", raw.strip(_NAME_STRIP)).strip(_NAME_STRIP).split()
+
+
+def _passes_guards(words: list[str], longest: int) -> bool:
+    return (
+        bool(words)
+        and len(words) <= longest
+        and words[0] not in DETERMINERS
+        and words[0] not in BY_STOPWORDS
+        and not words[0][0].isdigit()
+    )
 
 
 def _names(segment: str) -> list[str]:
     """Artist names in the text after a marker; [] when the first name fails a guard."""
     names: list[str] = []
     for i, raw in enumerate(_NAME_SPLIT.split(segment)):
-        words = raw.strip(_NAME_STRIP).split()
-        ok = (
-            bool(words)
-            and len(words) <= _MAX_ARTIST_WORDS
-            and words[0] not in DETERMINERS
-            and words[0] not in BY_STOPWORDS
-            and not words[0][0].isdigit()
-        )
-        if ok:
+        words = _name_words(raw)
+        if _passes_guards(words, _MAX_ARTIST_WORDS):
             names.append(" ".join(words))
         elif i == 0:
             return []
+    return names
+
+
+def _listed_names(low: str) -> list[str]:
+    """The names of an item continuing an artist list, or [] when any part is no name."""
+    if _ARTIST_MARK.search(low):
+        return []
+    names: list[str] = []
+    for raw in _NAME_SPLIT.split(_LIST_LEAD.sub("", low)):
+        words = _name_words(raw)
+        if not (
+            _passes_guards(words, _MAX_LISTED_WORDS)
+            and not any(ch.isdigit() for ch in raw)
+            and NOT_NAME_WORDS.isdisjoint(words)
+        ):
+            return []
+        names.append(" ".join(words))
     return names
 
 
@@ -554,6 +645,39 @@ def _artists(low: str) -> list[str]:
         end = marks[i + 1].start() if i + 1 < len(marks) else len(low)
         names.extend(_names(low[m.end() : end]))
     return names
+
+
+def _continue_artist_lists(specs: list[Specifier]) -> list[Specifier]:
+    """Give the items that continue an artist list across commas their names (rule 7)."""
+    out = list(specs)
+    i = 0
+    while i < len(out):
+        spec = out[i]
+        i += 1
+        if not spec.artists or not _ends_with_name(spec):
+            continue
+        pending: list[tuple[int, list[str]]] = []
+        for j in range(i, len(out)):
+            item = out[j]
+            if item.kind != "text" or item.artists or item.negative != spec.negative:
+                break
+            low = item.text.lower()
+            names = _listed_names(low)
+            if not names:
+                break
+            pending.append((j, names))
+            if _LIST_CLOSER.search(low):  # the list is closed: every pending item is names
+                for k, found in pending:
+                    out[k] = replace(out[k], artist=found[0], artists=tuple(found))
+                i = j + 1
+                break
+    return out
+
+
+def _ends_with_name(spec: Specifier) -> bool:
+    """Whether the specifier's text ends with its last artist name ("art by A and B")."""
+    tail = _NAME_WEIGHT.sub("", spec.text.lower().rstrip(_NAME_STRIP)).rstrip(_NAME_STRIP)
+    return tail.endswith(spec.artists[-1])
 
 
 def _mean_weight(
@@ -578,6 +702,7 @@ def _text_specifier(
     texts: list[str], weights: list[float], position: int, negative: bool
 ) -> Specifier | None:
     """The specifier of one item from its runs (``texts[i]`` has weight ``weights[i]``)."""
+    texts, weights, factor = _cut_suffix(texts, weights)
     text = " ".join((texts[0] if len(texts) == 1 else "".join(texts)).split())
     if not text:
         return None
@@ -587,7 +712,42 @@ def _text_specifier(
         weight = _mean_weight(texts, weights, _WORD.findall)
         if math.isnan(weight):  # no run holds a letter or digit: count any piece
             weight = _mean_weight(texts, weights, str.split)
+    if factor != 1.0:
+        weight = round(weight * factor, WEIGHT_DIGITS)
     return _classified(text, weight, position, negative)
+
+
+def _suffix(text: str) -> tuple[int, float] | None:
+    """Where a weight suffix (``masterpiece:1.2``, rule 1) starts in ``text``, and its value."""
+    if ":" not in text:
+        return None
+    m = _WEIGHT_SUFFIX.search(text)
+    if m is None:
+        return None
+    value = float(m.group(1))
+    return (m.start(), value) if math.isfinite(value) else None
+
+
+def _cut_suffix(texts: list[str], weights: list[float]) -> tuple[list[str], list[float], float]:
+    """The runs without a trailing weight suffix, and the suffix's value (1.0 if none).
+
+    The suffix is cut from the runs before their weights are averaged: in ``((cat)):2`` the
+    characters ``:2`` are syntax, not a word of weight 1.0.
+    """
+    found = _suffix("".join(texts))
+    if found is None:
+        return texts, weights, 1.0
+    cut, value = found
+    kept_texts: list[str] = []
+    kept_weights: list[float] = []
+    offset = 0
+    for s, w in zip(texts, weights, strict=True):
+        if offset >= cut:
+            break
+        kept_texts.append(s[: cut - offset])
+        kept_weights.append(w)
+        offset += len(s)
+    return kept_texts, kept_weights, value
 
 
 def _classified(text: str, weight: float, position: int, negative: bool) -> Specifier:
@@ -600,7 +760,7 @@ def _classified(text: str, weight: float, position: int, negative: bool) -> Spec
     if "by" in low or "style" in low:
         names = _artists(low)
         if names:
-            return Specifier(text, weight, position, negative, names[0], "text")
+            return Specifier(text, weight, position, negative, names[0], "text", tuple(names))
     return Specifier(text, weight, position, negative, None, "text")
 
 
@@ -628,8 +788,12 @@ def _segment(text: str, negative: bool, start: int) -> list[Specifier]:
         # Fast path: no weight syntax, tags or keywords; every item weighs 1.0.
         for piece in _SEPARATORS.split(text):
             item = " ".join(piece.split())
+            weight = 1.0
+            found = _suffix(item)
+            if found is not None:
+                item, weight = item[: found[0]].rstrip(), round(found[1], WEIGHT_DIGITS)
             if item:
-                out.append(_classified(item, 1.0, start + len(out), negative))
+                out.append(_classified(item, weight, start + len(out), negative))
         return out
 
     texts: list[str] = []
@@ -683,6 +847,26 @@ def _segment(text: str, negative: bool, start: int) -> list[Specifier]:
                 squares.pop()
             weight = round(rounds[-1] * squares[-1], WEIGHT_DIGITS)
     flush()
+    return out
+
+
+def _pieces(text: str, negative: bool, start: int) -> list[Specifier]:
+    """Specifiers of one part, its Midjourney multi-prompt pieces weighted (rule 1)."""
+    if "::" not in text:
+        return _segment(text, negative, start)
+    out: list[Specifier] = []
+    begin = 0
+    for m in _MULTI.finditer(text):
+        if m.group().startswith("<"):
+            continue
+        factor = float(m.group("w")) if m.group("w") else 1.0
+        if not math.isfinite(factor):
+            factor = 1.0
+        for spec in _segment(text[begin : m.start()], negative, start + len(out)):
+            weight = round(spec.weight * factor, WEIGHT_DIGITS)
+            out.append(spec if weight == spec.weight else replace(spec, weight=weight))
+        begin = m.end()
+    out.extend(_segment(text[begin:], negative, start + len(out)))
     return out
 
 
@@ -749,15 +933,16 @@ def segment_prompt(text: str, negative_prompt: str | None = None) -> PromptParse
         negative = negative_prompt.strip()
 
     body, params = _extract_parameters(positive)
-    specs = _segment(body, False, 0)
+    specs = _continue_artist_lists(_pieces(body, False, 0))
     for name, value in params:
         label = f"--{name} {value}" if value else f"--{name}"
         specs.append(Specifier(label, 1.0, len(specs), False, None, "parameter"))
 
-    negs = _segment(negative, True, 0) if negative else []
+    negs = _pieces(negative, True, 0) if negative else []
     for name, value in params:
         if name == "no" and value:
-            negs.extend(_segment(value, True, len(negs)))
+            negs.extend(_pieces(value, True, len(negs)))
+    negs = _continue_artist_lists(negs)
     return PromptParse(positive, negative, tuple(specs + negs), dict(params))
 
 
@@ -771,8 +956,8 @@ def artist_references(text: str) -> list[str]:
     """
     names: list[str] = []
     for spec in segment_prompt(text).specifiers:
-        if spec.kind == "text" and not spec.negative and spec.artist is not None:
-            names.extend(_artists(spec.text.lower()))
+        if spec.kind == "text" and not spec.negative:
+            names.extend(spec.artists)
     return names
 
 

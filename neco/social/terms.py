@@ -11,17 +11,28 @@ Units (the researcher chooses):
   ("the red kites" -> "red kite");
 - ``entity`` — named entities (full parse), as written;
 - ``specifier`` — prompt specifiers (``neco.social.prompts``), lowercased, weights removed;
-  negative-prompt specifiers only when ``include_negative`` (prefixed ``-``).
+  negative-prompt specifiers only when ``include_negative`` (prefixed ``-``); each (caption,
+  position) once, also when the specifiers table has a row per artist;
+- ``tag`` — bracketed tags and resolution marks of web text (``[oc]``, ``[WxH]``; see
+  :mod:`neco.social.tags`).
+
+When tags are given, the word tokens inside them are left out of ``lemma`` and ``ngram``
+counts (an n-gram never spans a tag). A user stop-list (``stop_terms``, compared
+case-insensitively with the term as counted; for n-grams also with their first and last
+word, as stop words are) and exclusion patterns (``exclude``: regular expressions searched
+in the term, case-insensitive, as the dashboard's patterns are) remove terms before anything
+is counted, so totals and keyness are computed without them.
 
 Counting is by tokens (``matrix`` holds occurrences) and by documents (``binary()``).
 ``collapse_duplicates`` keeps one caption per community for each normalised text, so that a
-caption posted many times does not dominate the counts.
+caption posted many times does not dominate the counts. :func:`frequency_table` lists each
+community's terms by count and document count, for one community as for many.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +42,7 @@ import scipy.sparse as sp
 
 from neco.errors import NecoError
 
-UNITS = ("lemma", "ngram", "chunk", "entity", "specifier")
+UNITS = ("lemma", "ngram", "chunk", "entity", "specifier", "tag")
 _DETERMINERS = frozenset({"a", "an", "the", "this", "that", "these", "those", "some", "any"})
 _HAS_WORD = re.compile(r"[^\W_]")
 
@@ -126,27 +137,40 @@ def build_doc_terms(
     entities: pa.Table | None = None,
     specifiers: pa.Table | None = None,
     include_negative: bool = False,
+    tags: pa.Table | None = None,
+    stop_terms: Collection[str] = (),
+    exclude: Sequence[str] = (),
 ) -> DocTermMatrix:
     """Count ``unit`` terms per caption.
 
     ``docs`` has ``id`` and ``community`` (every caption, also those without terms, in the
-    order of the rows); the other tables come from :mod:`neco.social.parse` and
-    :mod:`neco.social.prompts`.
+    order of the rows); the other tables come from :mod:`neco.social.parse`,
+    :mod:`neco.social.prompts` and :func:`neco.social.tags.find_tags` (``tags``: needed for
+    the ``tag`` unit; for ``lemma`` and ``ngram`` it keeps the tokens inside tags out).
+    ``stop_terms`` and ``exclude`` leave terms out (module doc).
     """
     if unit not in UNITS:
         raise NecoError(f"The 'unit' parameter must be one of {', '.join(UNITS)}. Got {unit!r}.")
+    patterns = compile_patterns(exclude)
     doc_ids = np.asarray(docs.column("id").to_pylist(), dtype=object)
     communities = np.asarray(docs.column("community").to_pylist(), dtype=object)
     row_of = pd.Series(np.arange(len(doc_ids)), index=pd.Index(doc_ids))
 
     if unit == "lemma":
-        frame = tokens.select(["id", "lemma", "is_stop", "is_punct"]).to_pandas()
-        frame = frame[~frame["is_punct"] & (keep_stop | ~frame["is_stop"])]
+        columns = ["id", "lemma", "is_stop", "is_punct"]
+        frame = tokens.select(columns + (["start", "end"] if tags is not None else [])).to_pandas()
+        in_tag = _in_tags(frame, tags)
+        frame = frame[~frame["is_punct"] & (keep_stop | ~frame["is_stop"]) & ~in_tag]
         terms = frame["lemma"].str.lower()
         keep = _word_like(terms)
         frame, terms = frame[keep], terms[keep]
     elif unit == "ngram":
-        frame, terms = _ngrams(tokens, ngram, keep_stop)
+        frame, terms = _ngrams(tokens, ngram, keep_stop, tags)
+    elif unit == "tag":
+        if tags is None:
+            raise NecoError("The 'tag' unit needs the tags of the captions (neco.social.tags).")
+        frame = tags.select(["id", "tag"]).to_pandas()
+        terms = frame["tag"]
     elif unit in ("chunk", "entity"):
         table = chunks if unit == "chunk" else entities
         if table is None or (table.num_rows == 0 and tokens.num_rows and _no_parse(tokens)):
@@ -160,16 +184,129 @@ def build_doc_terms(
         if specifiers is None:
             raise NecoError("The 'specifier' unit needs prompt specifiers; run neco social.")
         frame = specifiers.to_pandas()
+        # A specifier naming several artists has a row per artist: count it once.
+        frame = frame.drop_duplicates(["id", "position", "negative"])
         if not include_negative:
             frame = frame[~frame["negative"]]
         terms = frame["text"].str.lower().where(~frame["negative"], "-" + frame["text"].str.lower())
         frame = frame[frame["kind"] != "parameter"] if "kind" in frame else frame
         terms = terms.loc[frame.index]
     present = frame["id"].isin(row_of.index)
+    if stop_terms or patterns:
+        present &= ~_excluded(terms, unit, stop_terms, patterns)
     frame, terms = frame[present], terms[present]
     rows = row_of.loc[frame["id"]].to_numpy()
     matrix, uniques = _matrix(rows, terms.reset_index(drop=True), len(doc_ids))
     return DocTermMatrix(matrix, uniques, doc_ids, communities, unit)
+
+
+FREQUENCY_SCHEMA = pa.schema(
+    [
+        ("community", pa.string()),
+        ("term", pa.string()),
+        ("count", pa.int64()),
+        ("doc_count", pa.int64()),
+        ("share", pa.float64()),
+        ("doc_share", pa.float64()),
+    ]
+)
+
+
+def frequency_table(
+    dtm: DocTermMatrix,
+    *,
+    communities: Sequence[str] | None = None,
+    min_count: int = 1,
+    rank: str = "count",
+) -> pa.Table:
+    """Each community's terms by frequency: no comparison, so one community is enough.
+
+    Columns: ``count`` (occurrences), ``doc_count`` (captions holding the term), ``share``
+    (``count`` over all terms counted in the community) and ``doc_share`` (``doc_count`` over
+    the community's captions). Communities come in the order of ``communities`` (default:
+    sorted), terms by decreasing ``rank`` (``count`` or ``doc_count``), then the other, then
+    alphabetically; terms seen fewer than ``min_count`` times in the community are left out.
+    """
+    if rank not in ("count", "doc_count"):
+        raise NecoError(f"The 'rank' parameter must be count or doc_count. Got {rank!r}.")
+    names, counts, docs = dtm.by_community()
+    focus = list(communities) if communities else names
+    unknown = [c for c in focus if c not in names]
+    if unknown:
+        raise NecoError(f"No community {unknown[0]!r}. Communities: {', '.join(names)}.")
+    n_docs = pd.Series(dtm.communities).value_counts()
+    parts = []
+    for name in focus:
+        i = names.index(name)
+        keep = np.flatnonzero(counts[i] >= max(min_count, 1))
+        part = pd.DataFrame(
+            {
+                "community": name,
+                "term": dtm.terms[keep].astype(str),
+                "count": counts[i, keep].astype(np.int64),
+                "doc_count": docs[i, keep].astype(np.int64),
+            }
+        )
+        part["share"] = part["count"] / max(float(counts[i].sum()), 1.0)
+        part["doc_share"] = part["doc_count"] / float(n_docs.get(name, 1))
+        other = "doc_count" if rank == "count" else "count"
+        parts.append(
+            part.sort_values([rank, other, "term"], ascending=[False, False, True], kind="stable")
+        )
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if frame.empty:
+        return FREQUENCY_SCHEMA.empty_table()
+    table = pa.Table.from_pandas(frame, schema=FREQUENCY_SCHEMA, preserve_index=False)
+    meta = {"unit": dtm.unit, "min_count": str(min_count), "rank": rank}
+    return table.replace_schema_metadata({k: v.encode() for k, v in meta.items()})
+
+
+def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
+    """Exclusion patterns compiled case-insensitive; a bad one raises naming it.
+
+    >>> [bool(p.search("OC")) for p in compile_patterns(["^oc$", "x"])]
+    [True, False]
+    """
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern, re.IGNORECASE))
+        except re.error as exc:
+            raise NecoError(
+                f"The exclusion pattern {pattern!r} is not a valid regular expression ({exc}). "
+                r"Expected one such as '^\d+x\d+$' (image sizes) or '^oc$'."
+            ) from exc
+    return compiled
+
+
+def _excluded(
+    terms: pd.Series,
+    unit: str,
+    stop_terms: Collection[str],
+    patterns: Sequence[re.Pattern[str]],
+) -> np.ndarray:
+    """True for the terms that the stop-list or a pattern removes (module doc)."""
+    stop = {t.lower() for t in stop_terms}
+    dropped = set()
+    for term in terms.unique():
+        text = str(term)
+        low = text.lower()
+        words = low.split()
+        if (
+            low in stop
+            or (unit == "ngram" and words and (words[0] in stop or words[-1] in stop))
+            or any(p.search(text) for p in patterns)
+        ):
+            dropped.add(term)
+    return terms.isin(dropped).to_numpy()
+
+
+def _in_tags(frame: pd.DataFrame, tags: pa.Table | None) -> np.ndarray:
+    if tags is None:
+        return np.zeros(len(frame), dtype=bool)
+    from neco.social.tags import inside_tags
+
+    return inside_tags(frame, tags)
 
 
 def _no_parse(tokens: pa.Table) -> bool:
@@ -193,7 +330,10 @@ def _chunk_terms(lemmas: pd.Series) -> pd.Series:
 
 
 def _ngrams(
-    tokens: pa.Table, ngram: tuple[int, int], keep_stop: bool
+    tokens: pa.Table,
+    ngram: tuple[int, int],
+    keep_stop: bool,
+    tags: pa.Table | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     low, high = ngram
     if not 1 <= low <= high <= 6:
@@ -201,8 +341,14 @@ def _ngrams(
             f"The 'ngram' parameter must be (low, high) with 1 <= low <= high <= 6. "
             f"Got {ngram!r} instead."
         )
-    frame = tokens.select(["id", "lower", "is_stop", "is_punct"]).to_pandas()
-    word = ~frame["is_punct"].to_numpy() & _word_like(frame["lower"]).to_numpy()
+    columns = ["id", "lower", "is_stop", "is_punct"]
+    frame = tokens.select(columns + (["start", "end"] if tags is not None else [])).to_pandas()
+    # A token inside a tag is no word: it ends the segment like punctuation.
+    word = (
+        ~frame["is_punct"].to_numpy()
+        & _word_like(frame["lower"]).to_numpy()
+        & ~_in_tags(frame, tags)
+    )
     ids = frame["id"].to_numpy()
     # A segment is a run of word tokens in one caption; n-grams never cross a segment.
     boundary = np.r_[True, ids[1:] != ids[:-1]] | ~word

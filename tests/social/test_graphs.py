@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 from pathlib import Path
 
 import networkx as nx
@@ -22,6 +24,7 @@ from neco.social.graphs import (
     export_graph,
     graph_tables,
     term_projection,
+    xml_safe,
 )
 
 # ----------------------------------------------------------------------------- co-occurrence
@@ -744,3 +747,49 @@ def test_graphs_cli_graph_bad_out_exits_2(tmp_path: Path, capsys: pytest.Capture
     err = capsys.readouterr().err
     assert "must be a path ending in one of '.gexf', '.graphml', '.parquet'" in err
     assert "Traceback" not in err
+
+
+# Characters XML 1.0 forbids: C0 controls other than tab/newline/CR, U+FFFE, U+FFFF and lone
+# surrogates. Drawn from a seeded generator so that a failure reproduces.
+_FORBIDDEN = [chr(c) for c in range(0x20) if c not in (0x9, 0xA, 0xD)] + [
+    "\ufffe",
+    "\uffff",
+    "\ud800",
+]
+
+
+def _hostile(rng: random.Random, word: str) -> str:
+    return word + "".join(rng.choice(_FORBIDDEN) for _ in range(rng.randint(1, 3)))
+
+
+@pytest.mark.parametrize("suffix", [".gexf", ".graphml"])
+def test_graphs_export_escapes_what_xml_forbids_and_keeps_ids_apart(
+    tmp_path: Path, suffix: str
+) -> None:
+    rng = random.Random(7)
+    g = nx.DiGraph()
+    names = [_hostile(rng, f"n{i}") for i in range(12)]
+    for name in names:
+        g.add_node(name, author=_hostile(rng, "ana"), term=_hostile(rng, "kite"))
+    g.add_node("a\x01")  # and the escape of it, written out: two nodes, one text
+    g.add_node("a\\x01")
+    for a, b in itertools.pairwise(names):
+        g.add_edge(a, b, weight=1.0, **{_hostile(rng, "note"): _hostile(rng, "x")})
+    g.graph["title"] = _hostile(rng, "graph")
+    [written] = export_graph(g, tmp_path / f"hostile{suffix}")
+    back = nx.read_gexf(written) if suffix == ".gexf" else nx.read_graphml(written)
+    assert back.number_of_nodes() == g.number_of_nodes() == 14
+    assert back.number_of_edges() == 11
+    shown = xml_safe(names[0])
+    assert shown != names[0] and shown.startswith("n0\\")
+    assert back.nodes[shown]["author"] == xml_safe(g.nodes[names[0]]["author"])
+    ids = sorted(n for n in back.nodes if n.startswith("a"))
+    assert ids[0].startswith("a\\x01#") and ids[1].startswith("a\\x01#") and ids[0] != ids[1]
+    text = written.read_text(encoding="utf-8")
+    assert not any(ch in text for ch in _FORBIDDEN if ch != "\ud800")
+
+
+def test_graphs_xml_safe_leaves_allowed_text_alone() -> None:
+    text = "Möwen über dem Hafen \t\n\r 🦅 \u202e"
+    assert xml_safe(text) == text
+    assert xml_safe("a\x00b\ufffe") == "a\\x00b\\ufffe"

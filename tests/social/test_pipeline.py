@@ -226,3 +226,67 @@ def test_pipeline_cli_lang_model_option(workspace, capsys):
     )
     assert code == 2
     assert "The spaCy model 'nope_core_sm' for 'en' is not installed" in capsys.readouterr().err
+
+
+def test_pipeline_every_exported_graph_reads_back_and_names_stay_apart(tmp_path):
+    # ids and authors are stored as written (control characters and all); terms may hold
+    # U+FFFE; communities "a/b", "a_b" and "a.b" used to share one file name.
+    import random
+
+    import numpy as np
+
+    from neco.social.graph_export import KINDS, make_graph
+    from neco.social.graphs import export_graph
+    from neco.social.semantic import semantic_graph
+
+    rng = random.Random(5)
+    bad = [chr(c) for c in (0x01, 0x02, 0x0B, 0x1F)] + ["\ufffe", "\uffff"]
+    communities = ["a/b", "a_b", "a.b", "b"]
+    captions = BIRDS + PROMPTS
+    records = []
+    for i in range(24):
+        words = captions[i % len(captions)].split()
+        text = " ".join(w + rng.choice(["", "", "\ufffe"]) for w in words)
+        records.append(
+            {
+                "id": f"c{i}{rng.choice(bad)}",
+                "text": text,
+                "community": communities[i % 4],
+                "author": f"user{i % 3}{rng.choice(bad)}",
+                "reply_to": f"c{i - 1}" if i % 4 else None,
+            }
+        )
+    records = [{**r, "reply_to": records[i - 1]["id"] if i % 4 else None}
+               for i, r in enumerate(records)]  # fmt: skip
+    src = tmp_path / "hostile.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    ws.ingest([src])
+    result = run_social(
+        ws, SocialConfig(parse=ParseConfig(mode="lexical"), skip=("semantic",), min_count=1)
+    )
+    cooc = next(s for s in result.stages if s.name == "social.cooccurrence")
+    files = cooc.summary["graph_files"]
+    assert len(files) == len(set(files)) == 5  # the whole corpus and four communities
+    assert files[0] == "cooccurrence_all.gexf"
+    folder = ws.path / "social" / "graphs"
+    written = sorted(p.name for p in folder.glob("*.gexf"))
+    assert set(files) <= set(written)
+    for name, scope in zip(files, cooc.summary["scopes"], strict=True):
+        assert nx.read_gexf(folder / name).number_of_nodes() == scope["nodes"], name
+    replies = nx.read_gexf(folder / "discourse_replies.gexf")
+    assert replies.number_of_nodes() == 24
+    for kind in KINDS[:-1]:  # the semantic kind needs the sentence model: built below
+        for suffix in (".gexf", ".graphml"):
+            out = tmp_path / f"{kind}{suffix}"
+            graph, _ = make_graph(ws.path, kind, out, min_count=1)
+            back = nx.read_gexf(out) if suffix == ".gexf" else nx.read_graphml(out)
+            assert back.number_of_nodes() == graph.number_of_nodes() > 0, (kind, suffix)
+            assert back.number_of_edges() == graph.number_of_edges(), (kind, suffix)
+    ids = [r["id"] for r in records]
+    vectors = np.random.default_rng(0).normal(size=(len(ids), 8)).astype(np.float32)
+    semantic = semantic_graph(ids, vectors, k=3)
+    for suffix in (".gexf", ".graphml"):
+        [out] = export_graph(semantic, tmp_path / f"semantic{suffix}")
+        back = nx.read_gexf(out) if suffix == ".gexf" else nx.read_graphml(out)
+        assert back.number_of_nodes() == 24

@@ -356,6 +356,51 @@ def test_prompts_double_dash_inside_words_is_not_a_parameter():
     assert [s.text for s in parse.specifiers] == ["pre--war house", "a cat -- sitting"]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("masterpiece:1.2", [("masterpiece", 1.2)]),
+        ("sachin teng:4", [("sachin teng", 4.0)]),
+        ("fog :0.5, rain: 2", [("fog", 0.5), ("rain", 2.0)]),
+        ("((cat)):2", [("cat", 2.42)]),  # 1.1 x 1.1 from the brackets, x 2 from the suffix
+        ("(red hair:1.2):2, owl", [("red hair", 2.4), ("owl", 1.0)]),
+        ("a [dog]:.5", [("a dog", 0.477273)]),  # (1.0 + 0.909091) / 2 = 0.954545, x 0.5
+        ("16:9, 12:30, ratio 4:3", [("16:9", 1.0), ("12:30", 1.0), ("ratio 4:3", 1.0)]),
+        (":2", [(":2", 1.0)]),  # no word before the colon: text
+    ],
+)
+def test_prompts_weight_suffix(text: str, expected: list[tuple[str, float]]) -> None:
+    assert _positive(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cat::2 dog::-0.5", [("cat", 2.0), ("dog", -0.5)]),
+        ("hot:: dog", [("hot", 1.0), ("dog", 1.0)]),
+        ("space ship::3 sci-fi, dark", [("space ship", 3.0), ("sci-fi", 1.0), ("dark", 1.0)]),
+        ("red fox, snow::1.5 (forest:1.2)::.5", [("red fox", 1.5), ("snow", 1.5),
+                                                 ("forest", 0.6)]),
+        ("owl <lora::0.5>::2", [("owl", 2.0)]),  # the "::" of a tag is not a separator
+    ],
+)  # fmt: skip
+def test_prompts_midjourney_multi_prompt_weights(text: str, expected) -> None:
+    assert _positive(text) == expected
+    positions = [s.position for s in segment_prompt(text).specifiers]
+    assert positions == list(range(len(positions)))
+
+
+def test_prompts_multi_prompt_keeps_parameters_and_negative_part():
+    parse = segment_prompt("cat::2 dog --ar 3:2 --no fur::3")
+    assert [(s.text, s.weight, s.negative, s.kind) for s in parse.specifiers] == [
+        ("cat", 2.0, False, "text"),
+        ("dog", 1.0, False, "text"),
+        ("--ar 3:2", 1.0, False, "parameter"),
+        ("--no fur::3", 1.0, False, "parameter"),
+        ("fur", 3.0, True, "text"),
+    ]
+
+
 # ------------------------------------------------------------------------------ artists
 
 
@@ -424,6 +469,65 @@ def test_prompts_artist_references_skip_negative_part_and_non_text_kinds():
 
 def test_prompts_artist_second_name_failing_guard_is_dropped():
     assert artist_references("by claude monet and the sea") == ["claude monet"]
+
+
+def _artists(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(text, artists) of every positive text specifier."""
+    return [(s.text, s.artists) for s in segment_prompt(text).specifiers if not s.negative]
+
+
+def test_prompts_artist_every_name_of_one_specifier():
+    (spec,) = segment_prompt("art by Greg Rutkowski and Artgerm").specifiers
+    assert (spec.artist, spec.artists) == ("greg rutkowski", ("greg rutkowski", "artgerm"))
+    (spec,) = segment_prompt("by hokusai & hiroshige + kuniyoshi").specifiers
+    assert spec.artists == ("hokusai", "hiroshige", "kuniyoshi")
+
+
+def test_prompts_artist_list_across_commas_closed_by_and():
+    text = "a harbour, by monet, renoir, sisley, pissarro, morisot and cassatt, 8k"
+    assert _artists(text) == [
+        ("a harbour", ()),
+        ("by monet", ("monet",)),
+        ("renoir", ("renoir",)),
+        ("sisley", ("sisley",)),
+        ("pissarro", ("pissarro",)),
+        ("morisot and cassatt", ("morisot", "cassatt")),
+        ("8k", ()),
+    ]
+    assert artist_references(text) == [
+        "monet", "renoir", "sisley", "pissarro", "morisot", "cassatt",
+    ]  # fmt: skip
+    # the Oxford comma, and "&" closing the list
+    assert artist_references("by john constable, thomas girtin, and david cox") == [
+        "john constable", "thomas girtin", "david cox",
+    ]  # fmt: skip
+    assert artist_references("style of klimt, schiele & kokoschka") == [
+        "klimt", "schiele", "kokoschka",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "by claude monet, dark fantasy, octane render",  # an open list: no closing "and"
+        "by claude monet, highly detailed and intricate",  # descriptors, not names
+        "by claude monet, 4k and 8k",  # digits
+        "by claude monet, light and shadow",  # "light" cannot start a name
+        "by claude monet, a fox and a hare",  # determiners
+        "by claude monet, fox, portrait of a hare and a fox",  # a preposition
+        "a castle by the sea, fox and hare",  # no artist to continue
+        "by claude monet:1.2, 8k, fox and hare",  # "8k" interrupts the list
+    ],
+)
+def test_prompts_artist_list_not_continued(text: str) -> None:
+    assert artist_references(text) == (["claude monet"] if text.startswith("by claude") else [])
+
+
+def test_prompts_artist_weight_suffix_does_not_leak_into_the_name():
+    (spec,) = segment_prompt("by sachin teng:4").specifiers
+    assert (spec.text, spec.weight, spec.artists) == ("by sachin teng", 4.0, ("sachin teng",))
+    (spec,) = segment_prompt("by sachin teng:1.5 and artgerm").specifiers
+    assert spec.artists == ("sachin teng", "artgerm")
 
 
 # -------------------------------------------------------------------- looks_like_prompts
