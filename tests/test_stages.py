@@ -168,7 +168,9 @@ def test_stages_commit_is_refused_when_an_input_changed_meanwhile(ws):
 
 
 def test_stages_missing_input_is_a_skip_naming_the_stage_to_run(ws):
-    reports = run_neural(ws, NeuralConfig(stages=("probes",), components="nowhere-set")).reports
+    with pytest.raises(NecoError, match="'nowhere-set' is neither a registered set"):
+        NeuralConfig(stages=("probes",), components="nowhere-set")  # a typo is an error
+    reports = run_neural(ws, NeuralConfig(stages=("probes",), components="sd15")).reports
     probes = next(r for r in reports if r.name == "neural.probes")
     assert probes.status == "skipped"
     assert "social/relations" in probes.reason and "social.relations" in probes.reason

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -82,9 +83,23 @@ class NeuralConfig:
                     f"The '{name}' parameter of the model layer must be an int >= 1. "
                     f"Got {value!r} instead."
                 )
+        from neco.neural.components import COMPONENT_SETS
         from neco.neural.guidance import check_scales
 
         check_scales(self.guidance_scales)
+        # A set name neco does not know and no such folder is a typo, not missing weights:
+        # stop here instead of skipping every stage with exit code 0.
+        for option, value in (
+            ("components", self.components),
+            ("clip", self.clip),
+            ("vae", self.vae),
+        ):
+            if value is not None and value not in COMPONENT_SETS and not Path(value).exists():
+                raise NecoError(
+                    f"--{option} {value!r} is neither a registered set "
+                    f"({', '.join(sorted(COMPONENT_SETS))}) nor an existing folder. "
+                    "Check the path, or list what is here with: neco models list"
+                )
         if self.image_size % 8:
             raise NecoError(
                 f"The 'image_size' parameter must be divisible by 8 (the VAE's factor). "
