@@ -167,6 +167,33 @@ def ingest(
         Path | None,
         typer.Option(help="Folder that relative image paths are under (default: the source's)."),
     ] = None,
+    allow_outside_root: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside-root",
+            help="Keep image paths (and follow image-folder links) that lead outside the image "
+            "root; by default they are refused.",
+        ),
+    ] = False,
+    max_record_length: Annotated[
+        int | None,
+        typer.Option(help="Longest record read, in characters (default 4 MiB); longer: too_long."),
+    ] = None,
+    max_field_length: Annotated[
+        int | None,
+        typer.Option(help="Longest field read, in characters (default 1 MiB); longer: too_long."),
+    ] = None,
+    max_json_mb: Annotated[
+        int | None,
+        typer.Option(help="Largest JSON document parsed whole, in MiB (default 512)."),
+    ] = None,
+    max_expansion: Annotated[
+        float | None,
+        typer.Option(
+            help="How many times the compressed bytes read a .gz/.zst source may expand to "
+            "(default 200; 0: any)."
+        ),
+    ] = None,
     no_header: Annotated[
         bool, typer.Option("--no-header", help="CSV/TSV without a header row: column_1, ...")
     ] = False,
@@ -203,6 +230,11 @@ def ingest(
         "dialog_rows": dialog_rows,
         "no_header": no_header,
         "image_root": image_root,
+        "allow_outside_root": allow_outside_root or None,
+        "max_record_length": max_record_length,
+        "max_field_length": max_field_length,
+        "max_json_mb": max_json_mb,
+        "max_expansion": max_expansion,
     }
     specs = [SourceSpec.from_options(path, **options) for path in sources]
     if recipe is not None:
@@ -265,27 +297,58 @@ def sql(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV to stdout.")] = False,
     as_json: JsonOpt = False,
     limit: Annotated[int, typer.Option(help="Rows shown in the table view.")] = 50,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the result (.csv, .tsv or .parquet).")
+    ] = None,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            "--raw-csv",
+            help="CSV cells exactly as stored; by default a cell starting with = + - @ gets a "
+            "leading ' so spreadsheets do not run it as a formula.",
+        ),
+    ] = False,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            "--write",
+            help="Run on this DuckDB file (outside the workspace), where the query may create "
+            "tables of its own; without it neco sql is read-only.",
+        ),
+    ] = None,
 ) -> None:
-    """Run SQL through DuckDB over the workspace (views: corpus, rejected, ...)."""
+    """Run SQL through DuckDB over the workspace (views: corpus, rejected, ...).
+
+    Read-only unless --write: queries only, no file access (COPY, read_text, ATTACH).
+    """
+    from neco.export import check_table_path, spreadsheet_safe, write_table
     from neco.workspace import Workspace
 
-    result = Workspace(workspace).sql(query)
+    if out_file is not None:
+        check_table_path(out_file)
+    result = Workspace(workspace).sql(query, write=write)
+    if out_file is not None:
+        write_table(result, out_file, spreadsheet_safe=not raw_csv)
+        out.print(f"{result.num_rows:,} rows written to {escape(str(out_file))}")
+        return
     if as_csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(result.column_names)
         for row in zip(
             *(result.column(i).to_pylist() for i in range(result.num_columns)), strict=True
         ):
-            writer.writerow(["" if v is None else v for v in row])
+            cells = ["" if v is None else v for v in row]
+            writer.writerow(cells if raw_csv else [spreadsheet_safe(v) for v in cells])
         return
     if as_json:
         print(json.dumps(result.to_pylist(), indent=2, ensure_ascii=False, default=str))
         return
     table = Table(show_lines=False)
     for name in result.column_names:
-        table.add_column(name, overflow="fold")
+        table.add_column(escape(name), overflow="fold")
     for row in result.slice(0, limit).to_pylist():
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        # escape: a caption such as "[bold]" is text, not markup for the terminal
+        table.add_row(*("" if v is None else escape(str(v)) for v in row.values()))
     out.print(table)
     if result.num_rows > limit:
         out.print(
@@ -418,71 +481,202 @@ OutOpt = Annotated[
 ]
 
 
+WhereOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Only captions satisfying this SQL condition on corpus columns and meta fields, "
+        'e.g. "year(timestamp) >= 2021" or "TRY_CAST(meta->>\'score\' AS INT) > 100".',
+    ),
+]
+StopFileOpt = Annotated[
+    Path | None,
+    typer.Option(help="Stop-list file: one term a line (# comments); those terms are not counted."),
+]
+ExcludeOpt = Annotated[
+    list[str],
+    typer.Option(
+        help="Leave out terms matching this regular expression (searched, case-insensitive; "
+        "repeatable), e.g. '^\\d+$'.",
+    ),
+]
+KeepTagsOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Count the words inside tags of web text ([OC], (1200x800)) as words too.",
+    ),
+]
+
+
+def _stop_terms(stop_file: Path | None) -> list[str]:
+    from neco.social.vocab import read_stop_file
+
+    return read_stop_file(stop_file) if stop_file is not None else []
+
+
 @app.command()
 def vocab(
     workspace: WorkspaceOpt = Path("data/workspace"),
     community: Annotated[
-        list[str], typer.Option(help="Community to show (repeatable; default: all).")
+        list[str],
+        typer.Option(help="Community to show, in this order (repeatable; default: all)."),
     ] = [],  # noqa: B006
     against: Annotated[
-        str | None, typer.Option(help="Compare with this community instead of all the rest.")
+        str | None,
+        typer.Option(help="Compare with this community (or slice) instead of all the rest."),
     ] = None,
     unit: Annotated[
-        str, typer.Option(help="lemma | ngram | chunk | entity | specifier.")
+        str, typer.Option(help="lemma | ngram | chunk | entity | specifier | tag.")
     ] = "lemma",
     top: Annotated[int, typer.Option(help="Terms shown per community.")] = 15,
-    min_count: Annotated[int, typer.Option(help="Minimum count of a term.")] = 3,
+    min_count: Annotated[
+        int | None,
+        typer.Option(help="Minimum count of a term (default 3; 1 with --freq)."),
+    ] = None,
     keep_stop: Annotated[bool, typer.Option(help="Keep stop words.")] = False,
     collapse: Annotated[
         bool, typer.Option(help="Count repeated captions once per community.")
     ] = False,
+    freq: Annotated[
+        bool,
+        typer.Option(
+            "--freq",
+            help="Frequency list: each community's terms by count and number of captions, "
+            "no comparison (works with one community).",
+        ),
+    ] = False,
+    rank: Annotated[
+        str | None,
+        typer.Option(
+            help="Order of each community's terms: z | g2 | doc_count | count (default z; "
+            "count with --freq). doc_count: a term repeated in one long caption no longer "
+            "comes first.",
+        ),
+    ] = None,
+    where: WhereOpt = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Compare slices instead of communities: year | month | a column | a meta "
+            "field (each slice against the others; --community chooses the captions).",
+        ),
+    ] = None,
+    stop_file: StopFileOpt = None,
+    exclude: ExcludeOpt = [],  # noqa: B006
+    keep_tags: KeepTagsOpt = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also draw a figure (.svg or .png): a scatter of term frequencies for one "
+            "comparison, top terms as bars for several communities.",
+        ),
+    ] = None,
     out_file: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Distinctive terms of each community: log-odds z (Monroe et al.), G², log ratio."""
+    """Distinctive terms of each community: log-odds z (Monroe et al.), G², log ratio.
+
+    Examples: neco vocab --community museum --against news --unit ngram;
+    neco vocab --community tidytuesday --by year; neco vocab --freq --unit specifier;
+    neco vocab --unit tag; neco vocab --community a --community b --plot ab.svg
+    """
     from neco.export import check_table_path, write_table
-    from neco.social.vocab import keyness
+    from neco.social.vocab import frequencies, keyness
     from neco.workspace import Workspace
 
     if out_file is not None:
         check_table_path(out_file)
+    if plot is not None:
+        from neco.social.figures import check_figure_path
+
+        check_figure_path(plot)
     ws = Workspace(workspace)
-    table = keyness(
-        ws,
-        communities=community or None,
-        against=against,
-        unit=unit,
-        min_count=min_count,
-        keep_stop=keep_stop,
-        collapse=collapse,
-    )
+    options: dict[str, Any] = {
+        "communities": community or None,
+        "unit": unit,
+        "keep_stop": keep_stop,
+        "collapse": collapse,
+        "where": where,
+        "by": by,
+        "keep_tags": keep_tags,
+        "stop_terms": _stop_terms(stop_file),
+        "exclude": exclude,
+    }
+    if freq:
+        if against is not None:
+            raise NecoError("--freq lists each community's terms; --against compares. Choose one.")
+        table = frequencies(
+            ws, min_count=1 if min_count is None else min_count, rank=rank or "count", **options
+        )
+    else:
+        table = keyness(
+            ws,
+            against=against,
+            min_count=3 if min_count is None else min_count,
+            rank=rank or "z",
+            **options,
+        )
     _warn_stale(ws)
+    slices = (table.schema.metadata or {}).get(b"slices")
+    if slices and not as_json:
+        err.print(f"[dim]{escape(slices.decode())}[/dim]", highlight=False)
     if out_file is not None:
         write_table(table, out_file)
+    if plot is not None:
+        from neco.social.figures import vocabulary_figure
+
+        vocabulary_figure(table, plot, top=top)
     frame_out = table.to_pandas()
-    shown = frame_out.groupby("community", sort=True).head(top)
+    # The table's order is the one asked for (communities as given, terms by --rank).
+    shown = frame_out.groupby("community", sort=False).head(top)
     if as_json:
         print(shown.to_json(orient="records", force_ascii=False, indent=2))
         return
-    for name, group in shown.groupby("community", sort=True):
-        t = Table(
-            title=escape(f"{name} vs {group['reference'].iloc[0]} ({unit})"), title_justify="left"
-        )
-        for col in ("term", "count", "doc_count", "rest_count", "logodds_z", "g2", "log_ratio"):
+    for name, group in shown.groupby("community", sort=False):
+        columns: tuple[str, ...]
+        if freq:
+            title = f"{name} ({unit}, by {rank or 'count'})"
+            columns = ("term", "count", "doc_count", "share")
+        else:
+            title = f"{name} vs {group['reference'].iloc[0]} ({unit})"
+            columns = ("term", "count", "doc_count", "rest_count", "logodds_z", "g2", "log_ratio")
+        t = Table(title=escape(title), title_justify="left")
+        for col in columns:
             t.add_column(col, justify="left" if col == "term" else "right")
         for row in group.itertuples(index=False):
-            t.add_row(
-                escape(str(row.term)),
-                str(row.count),
-                str(row.doc_count),
-                str(row.rest_count),
-                f"{row.logodds_z:.2f}",
-                f"{row.g2:.1f}",
-                f"{row.log_ratio:.2f}",
-            )
+            values = {
+                "term": escape(str(row.term)),
+                "count": str(row.count),
+                "doc_count": str(row.doc_count),
+                "share": f"{getattr(row, 'share', 0.0):.2%}",
+                "rest_count": str(getattr(row, "rest_count", "")),
+                "logodds_z": f"{getattr(row, 'logodds_z', 0.0):.2f}",
+                "g2": f"{getattr(row, 'g2', 0.0):.1f}",
+                "log_ratio": f"{getattr(row, 'log_ratio', 0.0):.2f}",
+            }
+            t.add_row(*(values[col] for col in columns))
         out.print(t)
     if out_file is not None:
         out.print(f"Full table ({table.num_rows:,} rows) written to {out_file}")
+    if plot is not None:
+        out.print(f"Figure written to {plot}")
+
+
+def _kwic_widths(lines: Any, total: int) -> tuple[int, int, int, int]:
+    """Widths of the community, left, match and right columns in ``total`` characters: the
+    match is always shown whole (up to half the width); the contexts share what is left."""
+    community = min(max((len(str(c)) for c in lines["community"]), default=0), 16)
+    match = min(max((len(str(m)) for m in lines["match"]), default=0), total // 2)
+    context = max((total - community - match - 6) // 2, 4)  # 6: one space around each column
+    return community, context, match, context
+
+
+def _clip_left(text: str, width: int) -> str:
+    """The end of ``text`` (the words next to the match) in ``width`` characters."""
+    return text if len(text) <= width else "…" + text[len(text) - width + 1 :]
+
+
+def _clip_right(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @app.command()
@@ -493,10 +687,14 @@ def kwic(
     width: Annotated[int, typer.Option(help="Characters of context on each side.")] = 40,
     sort: Annotated[str, typer.Option(help="right | left | none.")] = "right",
     limit: Annotated[int, typer.Option(help="Lines shown.")] = 40,
+    where: WhereOpt = None,
     out_file: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Concordance: every occurrence of TERM with its left and right context."""
+    """Concordance: every occurrence of TERM with its left and right context.
+
+    In a narrow terminal the contexts are shortened, never the matched words.
+    """
     from neco.export import check_table_path, write_table
     from neco.social.vocab import concordance
     from neco.workspace import Workspace
@@ -504,26 +702,34 @@ def kwic(
     if out_file is not None:
         check_table_path(out_file)
     ws = Workspace(workspace)
-    lines = concordance(ws, term, community=community, width=width, sort=sort)
+    lines = concordance(ws, term, community=community, width=width, sort=sort, where=where)
     _warn_stale(ws)
     if out_file is not None:
         write_table(lines, out_file)
     if as_json:
         print(lines.head(limit).to_json(orient="records", force_ascii=False, indent=2))
         return
+    shown = lines.head(limit)
+    widths = _kwic_widths(shown, out.width)
     t = Table(
-        title=escape(f"{len(lines):,} lines for {term!r}"), title_justify="left", show_header=False
+        title=escape(f"{len(lines):,} lines for {term!r}"),
+        title_justify="left",
+        show_header=False,
+        box=None,
+        padding=(0, 1),
+        pad_edge=False,
     )
-    t.add_column("community", style="dim")
-    t.add_column("left", justify="right", no_wrap=True)
-    t.add_column("match", style="bold")
-    t.add_column("right", no_wrap=True)
-    for row in lines.head(limit).itertuples(index=False):
+    # The left context is right-aligned so that every match starts in the same column.
+    t.add_column("community", width=widths[0], style="dim", no_wrap=True)
+    t.add_column("left", width=widths[1], justify="right", no_wrap=True)
+    t.add_column("match", width=widths[2], style="bold", no_wrap=True)
+    t.add_column("right", width=widths[3], no_wrap=True)
+    for row in shown.itertuples(index=False):
         t.add_row(
-            escape(str(row.community)),
-            escape(str(row.left)),
+            escape(_clip_right(str(row.community), widths[0])),
+            escape(_clip_left(str(row.left), widths[1])),
             escape(str(row.match)),
-            escape(str(row.right)),
+            escape(_clip_right(str(row.right), widths[3])),
         )
     out.print(t)
 
@@ -535,11 +741,20 @@ def collocates(
     community: Annotated[str | None, typer.Option(help="Only this community.")] = None,
     window: Annotated[int, typer.Option(help="Words on each side.")] = 4,
     min_count: Annotated[int, typer.Option(help="Minimum co-occurrences.")] = 2,
+    sort: Annotated[str, typer.Option(help="npmi | g2 | count.")] = "npmi",
     top: Annotated[int, typer.Option(help="Collocates shown.")] = 25,
+    where: WhereOpt = None,
+    keep_stop: Annotated[bool, typer.Option(help="Keep stop words as collocates.")] = False,
+    stop_file: StopFileOpt = None,
+    exclude: ExcludeOpt = [],  # noqa: B006
+    keep_tags: KeepTagsOpt = False,
     out_file: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Words near TERM, scored by NPMI and log-likelihood."""
+    """Words near TERM, scored by NPMI and log-likelihood.
+
+    Example: neco collocates light --community prompts --sort g2 --min-count 5 --out light.csv
+    """
     from neco.export import check_table_path, write_table
     from neco.social.vocab import collocates as find_collocates
     from neco.workspace import Workspace
@@ -547,14 +762,28 @@ def collocates(
     if out_file is not None:
         check_table_path(out_file)
     ws = Workspace(workspace)
-    table = find_collocates(ws, term, window=window, community=community, min_count=min_count)
+    table = find_collocates(
+        ws,
+        term,
+        window=window,
+        community=community,
+        min_count=min_count,
+        where=where,
+        sort=sort,
+        keep_stop=keep_stop,
+        keep_tags=keep_tags,
+        stop_terms=_stop_terms(stop_file),
+        exclude=exclude,
+    )
     _warn_stale(ws)
     if out_file is not None:
         write_table(table, out_file)
     if as_json:
         print(table.head(top).to_json(orient="records", force_ascii=False, indent=2))
         return
-    t = Table(title=escape(f"collocates of {term!r} (window {window})"), title_justify="left")
+    t = Table(
+        title=escape(f"collocates of {term!r} (window {window}, by {sort})"), title_justify="left"
+    )
     for col in ("term", "count", "term_count", "npmi", "g2"):
         t.add_column(col, justify="left" if col == "term" else "right")
     for row in table.head(top).itertuples(index=False):
@@ -566,6 +795,8 @@ def collocates(
             f"{row.g2:.1f}",
         )
     out.print(t)
+    if out_file is not None:
+        out.print(f"Full table ({len(table):,} rows) written to {out_file}")
 
 
 @app.command()
@@ -671,6 +902,30 @@ def sample(
         f"{report.summary.get('of', 0):,} captions, size {params['sample_size']:,}, "
         f"seed {params['sample_seed']}; stages that measure it rerun when it changes."
     )
+
+
+@app.command()
+def dashboard(
+    workspace: WorkspaceOpt = Path("data/workspace"),
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="Address to bind; 0.0.0.0 exposes it to the network.")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the Streamlit dashboard of a workspace (Ctrl+C stops it)."""
+    from neco.dashboard import launch
+    from neco.workspace import Workspace
+
+    if not Workspace(workspace).exists():
+        err.print(
+            f"[yellow]warning:[/yellow] no workspace at {escape(str(workspace))} yet; the "
+            "dashboard will say so until `neco ingest` creates it.",
+            highlight=False,
+        )
+    out.print(f"neco dashboard of {escape(str(workspace))}: http://{host}:{port}", highlight=False)
+    code = launch(workspace, host=host, port=port)
+    if code:
+        raise typer.Exit(code)
 
 
 # --------------------------------------------------------------------------- model layer

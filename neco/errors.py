@@ -24,3 +24,16 @@ class WorkspaceError(NecoError):
 
 class MissingDependencyError(NecoError):
     """An optional dependency (an extra) is not installed."""
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """``text`` cut to about ``limit`` characters for a message, saying how much was left out.
+
+    Messages echo parts of the user's files; a file of NUL bytes must not print 64 KiB of them.
+
+    >>> shorten("x" * 500, 10)
+    'xxxxxxxxxx... (490 more characters)'
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"

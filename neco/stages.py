@@ -395,12 +395,22 @@ def table_states(ws: Workspace, stages: Sequence[Stage] | None = None) -> list[T
         stale_stages[name] = why
         return why
 
+    # A table whose parts differ from what the manifest recorded was changed outside neco.
+    damaged = ws.verify()
     out = []
     for name, entry in sorted(manifest.get("tables", {}).items()):
         spec = CATALOGUE.get(name)
         stage_name = entry.get("stage") or (spec.stage if spec else "?")
         stage = by_name.get(stage_name)
-        if stage_name == "ingest" or stage_name is None:
+        if name in damaged:
+            fix = (
+                "ingest the sources into a new workspace"
+                if stage_name in ("ingest", None)
+                else "rerun its stage with --force"
+            )
+            state = "stale"
+            why = f"changed outside neco: {'; '.join(damaged[name])}; {fix}"
+        elif stage_name == "ingest" or stage_name is None:
             state, why = "fresh", ""
         elif stage_name not in records:
             state, why = "no record", "made by an older neco or outside a stage"

@@ -11,10 +11,21 @@ Layout::
 
 Each table is a folder of Parquet parts (the layout Spark, DuckDB and pandas read as one
 dataset), so an ingest appends a part instead of rewriting the corpus. ``manifest.json`` is the
-commit point: parts are written under temporary names, renamed, and only then does the new
-manifest replace the old one (write, then atomic rename). A part that no manifest lists is the
-remains of an interrupted write and is removed the next time the workspace is written, so an
-interrupted ingest leaves the previous workspace intact.
+commit point: parts are written under temporary names, fsynced, renamed, their folder fsynced,
+and only then does the new manifest replace the old one (write, fsync, atomic rename, fsync of
+the folder). A part that no manifest lists is the remains of an interrupted write and is
+removed the next time the workspace is written, so an interrupted ingest leaves the previous
+workspace intact.
+
+The Parquet parts and the manifest are the truth; ``neco.duckdb`` is a convenience for other
+DuckDB clients, refreshed after each commit and whenever it is found older than the manifest.
+
+A workspace never reaches outside its folder: every path the manifest names is checked to lie
+inside it when the manifest is read (a damaged or crafted manifest stops with a
+:class:`~neco.errors.WorkspaceError`), and only files named as neco names them are ever
+deleted. User SQL (:meth:`Workspace.sql`) runs read-only on a fresh in-memory DuckDB
+connection that cannot touch files; :meth:`Workspace.verify` checks the parts against the
+row counts and SHA-256 digests the manifest recorded.
 """
 
 from __future__ import annotations
@@ -36,11 +47,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from neco.catalogue import conform, view_name
-from neco.corpus.build import read_sources
+from neco.corpus.build import LINK_COLUMNS, read_sources
 from neco.corpus.report import IngestReport, SourceReport, source_report
 from neco.corpus.schema import CORPUS_SCHEMA, REJECTED_SCHEMA
 from neco.corpus.sources import SourceSpec, as_specs, sha256_of
-from neco.errors import NecoError, WorkspaceError
+from neco.errors import NecoError, WorkspaceError, shorten
 from neco.progress import Progress
 from neco.versions import package_versions
 
@@ -50,6 +61,15 @@ if TYPE_CHECKING:
 
 MANIFEST_VERSION = 1
 DEFAULT_WORKSPACE = Path("data") / "workspace"
+
+# The names neco gives the files it writes; nothing else in a workspace is ever deleted.
+_PART = re.compile(r"part-\d{5}-[0-9a-f]{8}\.parquet")
+_PART_OR_TMP = re.compile(r"\.?part-\d{5}-[0-9a-f]{8}\.parquet(\.tmp)?")
+_ATOMIC_TMP = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
+_STAGING = re.compile(r"\d+-[0-9a-f]{12}")
+
+#: Statements ``neco sql`` runs without ``--write``: queries, never changes.
+READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN", "PRAGMA", "CALL")
 
 
 def _now() -> str:
@@ -63,14 +83,24 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)  # the rename itself survives a power loss only once synced
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 def _file_digest(path: Path) -> str:
+    """SHA-256 of a file, remembered by path, size and modification time within a process."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def _combine(digests: Sequence[str]) -> str:
@@ -125,12 +155,16 @@ class Workspace:
         return self.manifest_path.exists()
 
     def require(self) -> Workspace:
-        """Raise a :class:`WorkspaceError` unless the workspace exists; return ``self``."""
+        """Raise a :class:`WorkspaceError` unless the workspace exists; return ``self``.
+
+        Also brings ``neco.duckdb``'s views up to date when a commit left them behind.
+        """
         if not self.exists():
             raise WorkspaceError(
                 f"No neco workspace at {self.path} (expected {self.manifest_path}). "
                 "Create one with: neco ingest SOURCE -w " + str(self.path)
             )
+        self._refresh_views_if_stale()
         return self
 
     def manifest(self) -> dict[str, Any]:
@@ -145,9 +179,70 @@ class Workspace:
                 "stages": {},
             }
         try:
-            manifest: dict[str, Any] = json.loads(self.manifest_path.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise WorkspaceError(f"Cannot read {self.manifest_path}: {exc}") from exc
+            manifest = json.loads(self.manifest_path.read_text("utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise WorkspaceError(
+                f"Cannot read {self.manifest_path}: {shorten(str(exc))}. neco writes this file "
+                "itself: restore it from a backup, or ingest into a new workspace folder."
+            ) from exc
+        return self._checked(manifest)
+
+    def _checked(self, manifest: Any) -> dict[str, Any]:
+        """``manifest`` if its shape is what neco writes and every path it names lies inside
+        the workspace; else a :class:`WorkspaceError` that says what is wrong.
+
+        Anything else would let a crafted manifest (a table whose folder is ``../victim``)
+        turn neco's clean-up against files outside the workspace.
+        """
+
+        def damaged(what: str, found: Any) -> WorkspaceError:
+            shown = shorten(repr(found), 120)
+            return WorkspaceError(
+                f"{self.manifest_path} is damaged: expected {what}, found {shown}. neco "
+                "writes this file itself; restore it from a backup, or ingest into a new "
+                "workspace folder (neco ingest SOURCE -w NEW_FOLDER)."
+            )
+
+        if not isinstance(manifest, dict):
+            raise damaged("a JSON object", manifest)
+        for key, kind in (("sources", list), ("tables", dict), ("stages", dict)):
+            if key in manifest and not isinstance(manifest[key], kind):
+                raise damaged(f"{key!r} to be a {kind.__name__}", manifest[key])
+        for source in manifest.get("sources", []):
+            if not isinstance(source, dict):
+                raise damaged("each source to be an object", source)
+            for key, kinds in (("key", str), ("sha256", str), ("options", dict)):
+                if not isinstance(source.get(key), kinds):
+                    raise damaged(f"each source to have {key!r}", source.get(key))
+            if isinstance(source.get("rows_read"), bool) or not isinstance(
+                source.get("rows_read"), int
+            ):
+                raise damaged("each source's 'rows_read' to be a count", source.get("rows_read"))
+        root = self.path.resolve()
+        for name, entry in manifest.get("tables", {}).items():
+            if not isinstance(entry, dict):
+                raise damaged(f"the table {name!r} to be an object", entry)
+            folder, parts, rows = entry.get("dir"), entry.get("parts"), entry.get("rows")
+            if not isinstance(folder, str) or not folder:
+                raise damaged(f"a folder name as the 'dir' of table {name!r}", folder)
+            relative = Path(folder)
+            if (
+                relative.is_absolute()
+                or ".." in relative.parts
+                or not (self.path / relative).resolve().is_relative_to(root)
+            ):
+                raise damaged(f"the folder of table {name!r} inside the workspace", folder)
+            if not isinstance(parts, list) or not all(
+                isinstance(p, str) and _PART.fullmatch(p) for p in parts
+            ):
+                raise damaged(f"the parts of table {name!r} to be part-NNNNN-*.parquet", parts)
+            if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+                raise damaged(f"a row count for table {name!r}", rows)
+            digests = entry.get("part_digests")
+            if digests is not None and (
+                not isinstance(digests, list) or len(digests) != len(parts)
+            ):
+                raise damaged(f"one digest per part of table {name!r}", digests)
         return manifest
 
     def tables(self) -> list[str]:
@@ -166,12 +261,24 @@ class Workspace:
         return [folder / part for part in entry["parts"]]
 
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
-        """Table ``name`` as one Arrow table."""
-        parts = [
-            pq.read_table(p, columns=list(columns) if columns else None)
-            for p in self.table_files(name)
-        ]
-        return pa.concat_tables(parts) if parts else pa.table({})
+        """Table ``name`` as one Arrow table.
+
+        A part that is missing or unreadable, or whose columns no longer fit the others (it
+        was replaced behind neco's back), is a :class:`WorkspaceError`, not a traceback.
+        """
+        try:
+            parts = [
+                pq.read_table(p, columns=list(columns) if columns else None)
+                for p in self.table_files(name)
+            ]
+            # "permissive": parts written by other tools may differ in nullability only
+            return pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
+        except (pa.ArrowException, OSError) as exc:
+            raise WorkspaceError(
+                f"Cannot read the table {name} of {self.path}: {shorten(str(exc))}. Its parts "
+                "are not what neco wrote (see Workspace.verify()); ingest the sources into a "
+                "new workspace, or rerun the stage that makes it with --force."
+            ) from exc
 
     def corpus(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The accepted captions as a pandas DataFrame (see ``neco.corpus.schema``)."""
@@ -187,8 +294,20 @@ class Workspace:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.mkdir(parents=True, exist_ok=True)
-        with (self.path / ".lock").open("w") as lock:
+        if self.path.exists() and not self.path.is_dir():
+            raise WorkspaceError(
+                f"{self.path} is a file, not a folder. Expected a workspace folder, or a path "
+                "where one can be made; choose another -w."
+            )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock_file = (self.path / ".lock").open("w")
+        except OSError as exc:
+            raise WorkspaceError(
+                f"Cannot make the workspace {self.path}: {exc.strerror or exc}. Expected a "
+                "folder neco can write to; choose another -w."
+            ) from exc
+        with lock_file as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
@@ -204,8 +323,10 @@ class Workspace:
     def _remove_orphans(self) -> None:
         """Delete parts and temporary files that no committed manifest lists.
 
-        Only files named as neco names them (``part-*.parquet``, ``.part-*.tmp``) inside the
-        folders of declared tables are touched: a file a user put there is left alone.
+        Only files named as neco names them (``part-NNNNN-xxxxxxxx.parquet``, its ``.tmp``,
+        ``.manifest.json.<hex>.tmp``, staging folders ``<pid>-<hex>``) inside the workspace's
+        table folders are touched: a file a user put there is left alone, and a manifest that
+        names folders outside the workspace is refused before anything is deleted.
         """
         from neco.catalogue import CATALOGUE
 
@@ -221,28 +342,42 @@ class Workspace:
             if not folder.is_dir() or not folder.resolve().is_relative_to(self.path.resolve()):
                 continue
             for file in folder.iterdir():
-                ours = re.fullmatch(r"\.?part-\d{5}-[0-9a-f]{8}\.parquet(\.tmp)?", file.name)
+                ours = _PART_OR_TMP.fullmatch(file.name)
                 if ours and file.is_file() and file.resolve() not in listed:
                     file.unlink()
-        for tmp in self.path.glob(".*.tmp"):
-            tmp.unlink()
+        for tmp in self.path.iterdir():
+            if _ATOMIC_TMP.fullmatch(tmp.name) and tmp.is_file():
+                tmp.unlink()
         # Side files of stages whose process is gone (a stage stages them without the lock).
         staging = self.path / ".staging"
-        if staging.is_dir():
+        if staging.is_dir() and not staging.is_symlink():
             for folder in staging.iterdir():
-                pid = folder.name.split("-")[0]
-                if not pid.isdigit() or not _alive(int(pid)):
+                if not _STAGING.fullmatch(folder.name) or folder.is_symlink():
+                    continue
+                if not _alive(int(folder.name.split("-")[0])):
                     shutil.rmtree(folder, ignore_errors=True)
 
-    def _write_part(self, manifest: dict[str, Any], name: str, table: pa.Table) -> Path:
-        """Write a new part of table ``name`` (not yet committed) and list it in ``manifest``."""
+    def _table_folder(self, manifest: dict[str, Any], name: str) -> Path:
         tables = manifest.setdefault("tables", {})
         entry = tables.setdefault(name, {"dir": f"{name}.parquet", "parts": [], "rows": 0})
         folder = self.path / entry["dir"]
         folder.mkdir(parents=True, exist_ok=True)
-        part = f"part-{len(entry['parts']) + 1:05d}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = folder / f".{part}.tmp"
+        return folder
+
+    def _write_part(self, manifest: dict[str, Any], name: str, table: pa.Table) -> Path:
+        """Write a new part of table ``name`` (not yet committed) and list it in ``manifest``."""
+        folder = self._table_folder(manifest, name)
+        tmp = folder / f".part-00000-{uuid.uuid4().hex[:8]}.parquet.tmp"
         pq.write_table(table, tmp, compression="zstd")
+        return self._add_part(manifest, name, tmp, table.num_rows)
+
+    def _add_part(self, manifest: dict[str, Any], name: str, tmp: Path, rows: int) -> Path:
+        """Sync the written file ``tmp``, give it its part name and list it in ``manifest``
+        (committed with the manifest; until then it is an orphan that the next write
+        removes)."""
+        entry = manifest["tables"][name]
+        folder = self.path / entry["dir"]
+        part = f"part-{len(entry['parts']) + 1:05d}-{uuid.uuid4().hex[:8]}.parquet"
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, folder / part)
@@ -250,7 +385,7 @@ class Workspace:
         digests = entry.setdefault("part_digests", [])
         digests.append(_file_digest(folder / part))
         entry["parts"].append(part)
-        entry["rows"] += table.num_rows
+        entry["rows"] += rows
         entry["digest"] = _combine(digests)
         entry["updated"] = _now()
         return folder / part
@@ -259,7 +394,10 @@ class Workspace:
         manifest["updated"] = _now()
         manifest["created"] = manifest.get("created") or manifest["updated"]
         manifest["package_versions"] = package_versions()
-        data = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+        try:
+            data = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate in a column name: written as \udcxx
+            data = json.dumps(manifest, indent=2, ensure_ascii=True).encode("ascii")
         _atomic_write_bytes(self.manifest_path, data)
         self._refresh_views()
 
@@ -447,13 +585,19 @@ class Workspace:
                 seen_now.add(identity)
                 new_specs.append(spec)
                 shas.append(sha)
-            built = read_sources(
-                new_specs,
-                existing_ids=existing_ids,
-                known_links=self._known_links,
-                keys={s["key"] for s in manifest.get("sources", [])},
-                progress=progress,
-            )
+            sink = _PartSink(self, manifest)
+            try:
+                built = read_sources(
+                    new_specs,
+                    existing_ids=existing_ids,
+                    known_links=self._known_links,
+                    keys={s["key"] for s in manifest.get("sources", [])},
+                    progress=progress,
+                    sink=sink,
+                )
+            except BaseException:
+                sink.close()  # nothing of this call is committed: remove its files now
+                raise
             results = [
                 (result, sha, str(Path(result.spec.path).resolve()))
                 for result, sha in zip(built, shas, strict=True)
@@ -461,9 +605,7 @@ class Workspace:
             for result, sha, resolved in results:
                 report = source_report(result, sha, resolved)
                 reports.append(report)
-                self._write_part(manifest, "corpus", result.accepted)
-                if result.rejected.num_rows or "rejected" not in manifest.get("tables", {}):
-                    self._write_part(manifest, "rejected", result.rejected)
+                sink.commit_parts(result.key)
                 entry = {
                     "key": result.key,
                     "path": resolved,
@@ -473,12 +615,13 @@ class Workspace:
                     "options": result.spec.options(),
                     "columns": result.columns,
                     "rows_read": result.rows_read,
-                    "accepted": result.accepted.num_rows,
-                    "rejected": result.rejected.num_rows,
+                    "accepted": result.accepted_rows,
+                    "rejected": result.rejected_rows,
                     "rejected_by_reason": result.rejected_by_reason,
                     "repairs": dict(result.repairs),
                     "communities": report.communities,
                     "notes": result.notes,
+                    "image_root": result.image_root,
                     "ingested_at": _now(),
                 }
                 manifest.setdefault("sources", []).append(entry)
@@ -506,39 +649,86 @@ class Workspace:
         return statements
 
     def _refresh_views(self) -> None:
+        """Bring ``neco.duckdb``'s views (for other DuckDB clients) up to the manifest."""
         import duckdb
 
         try:
             con = duckdb.connect(str(self.database_path))
-        except duckdb.IOException:
-            return  # another process holds the database; views are refreshed on connect
-        with con:
+        except duckdb.Error:
+            return  # another process holds the database; views are refreshed on open
+        # A convenience for other clients: a part it cannot read (changed outside neco) must
+        # not stop the neco command that refreshes it; Workspace.verify() reports that part.
+        with con, contextlib.suppress(duckdb.Error):
+            wanted = {view_name(name) for name in self.manifest().get("tables", {})}
+            views = con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'"
+            ).fetchall()
+            for (view,) in views:
+                if view not in wanted:  # the table was removed (a stage that now skips)
+                    con.execute(f'DROP VIEW "{view}"')
             for statement in self._view_sql():
                 con.execute(statement)
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with a view per table (``corpus``, ``rejected``, ...).
+    def _refresh_views_if_stale(self) -> None:
+        """Refresh ``neco.duckdb`` when it is older than the manifest: a commit interrupted
+        between the manifest and the views, or made while another client held the file."""
+        try:
+            if self.database_path.stat().st_mtime_ns >= self.manifest_path.stat().st_mtime_ns:
+                return
+        except FileNotFoundError:
+            pass
+        with contextlib.suppress(OSError):
+            self._refresh_views()
 
-        The views live in ``neco.duckdb`` so other DuckDB clients see them too. If another
-        process holds that file, an in-memory connection with the same views is returned.
+    def _register_views(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A view per table on ``con``, over its parts through Arrow datasets: DuckDB then
+        reads them without file access of its own, which read-only connections switch off."""
+        import pyarrow.dataset as ds
+
+        for name, entry in sorted(self.manifest().get("tables", {}).items()):
+            files = [str((self.path / entry["dir"] / p).resolve()) for p in entry["parts"]]
+            if not files:
+                continue
+            schema = pa.unify_schemas(
+                [pq.read_schema(f) for f in files], promote_options="permissive"
+            )
+            schema = pa.schema([f.with_type(_duckdb_type(f.type)) for f in schema])
+            con.register(view_name(name), ds.dataset(files, schema=schema, format="parquet"))
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-only DuckDB connection with a view per table (``corpus``, ``rejected``, ...).
+
+        A fresh in-memory database: its views read the Parquet parts, it has no access to
+        files (``enable_external_access`` off: no ``COPY TO``, ``read_text``, ``ATTACH``,
+        extensions) and its configuration is locked, so nothing done on it can change the
+        workspace or read anything else. ``neco.duckdb`` holds the same views for other
+        DuckDB clients.
         """
         import duckdb
 
         self.require()
-        try:
-            con = duckdb.connect(str(self.database_path))
-        except duckdb.IOException:
-            con = duckdb.connect(":memory:")
-        for statement in self._view_sql():
-            con.execute(statement)
+        con = duckdb.connect(":memory:")
+        self._register_views(con)
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
         return con
 
-    def sql(self, query: str) -> pa.Table:
-        """Run ``query`` over the workspace's views and return an Arrow table."""
+    def sql(self, query: str, *, write: str | Path | None = None) -> pa.Table:
+        """Run ``query`` over the workspace's views and return an Arrow table.
+
+        Read-only (:meth:`connect`): only queries (``SELECT``, ``EXPLAIN``, ``PRAGMA``,
+        ``CALL``) run; anything else stops with a :class:`NecoError` before it runs. With
+        ``write``, the query runs on the DuckDB database file ``write`` (outside the
+        workspace), where it may create tables of its own; the workspace's views are
+        temporary there and its tables still change only through neco.
+        """
         import duckdb
 
-        with self.connect() as con:
+        con = self.connect() if write is None else self._user_database(Path(write))
+        with con:
             try:
+                if write is None:
+                    self._refuse_changes(con, query)
                 relation = con.sql(query)
                 if relation is None:  # a statement without a result (CREATE, SET, ...)
                     return pa.table({})
@@ -546,10 +736,98 @@ class Workspace:
                 fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
                 table: pa.Table = fetch()
                 return table
+            except duckdb.PermissionException as exc:
+                raise NecoError(
+                    f"neco sql is read-only and cannot reach files: {shorten(str(exc))}. It "
+                    "reads the workspace's tables only; to use other files or keep tables of "
+                    "your own, run the query with --write FILE.duckdb (a database outside the "
+                    "workspace)."
+                ) from exc
             except duckdb.Error as exc:
                 raise NecoError(
-                    f"The query failed: {exc}\nViews: {', '.join(map(view_name, self.tables()))}."
+                    f"The query failed: {shorten(str(exc), 1000)}\n"
+                    f"Views: {', '.join(map(view_name, self.tables()))}."
                 ) from exc
+
+    @staticmethod
+    def _refuse_changes(con: duckdb.DuckDBPyConnection, query: str) -> None:
+        for statement in con.extract_statements(query):
+            kind = statement.type.name
+            if kind not in READ_ONLY_STATEMENTS:
+                raise NecoError(
+                    f"neco sql runs queries only (SELECT, EXPLAIN, PRAGMA, CALL); found {kind}: "
+                    f"{shorten(statement.query.strip(), 80)!r}. The workspace's tables change "
+                    "only through neco ingest and the stages. To create tables of your own, "
+                    "add --write FILE.duckdb: they are kept in that database, outside the "
+                    "workspace."
+                )
+
+    def _user_database(self, database: Path) -> duckdb.DuckDBPyConnection:
+        """The user's own DuckDB file with the workspace's views (temporary, not stored)."""
+        import duckdb
+
+        self.require()
+        if database.resolve().is_relative_to(self.path.resolve()):
+            raise WorkspaceError(
+                f"--write {database}: the database must be outside the workspace {self.path}, "
+                "whose files only neco writes. Expected a path such as mine.duckdb."
+            )
+        try:
+            con = duckdb.connect(str(database))
+        except duckdb.Error as exc:
+            raise NecoError(f"Cannot open the database {database}: {shorten(str(exc))}") from exc
+        self._register_views(con)
+        return con
+
+    # ------------------------------------------------------------------ integrity
+
+    def verify(self) -> dict[str, list[str]]:
+        """Tables whose parts differ from what the manifest recorded, with what differs.
+
+        Every part must exist, have the SHA-256 the manifest recorded when it was written, and
+        the parts together the manifest's row count: a part replaced or edited behind neco's
+        back (a ``COPY ... TO`` over it, another tool) is found here. Returns ``{}`` when all
+        agree.
+        """
+        problems: dict[str, list[str]] = {}
+        for name, entry in sorted(self.require().manifest().get("tables", {}).items()):
+            found: list[str] = []
+            folder = self.path / entry["dir"]
+            digests = entry.get("part_digests") or [None] * len(entry["parts"])
+            rows = 0
+            for part, digest in zip(entry["parts"], digests, strict=True):
+                path = folder / part
+                if not path.is_file():
+                    found.append(f"{part} is missing")
+                    continue
+                if digest is not None and _file_digest(path) != digest:
+                    found.append(f"{part} was changed (its SHA-256 differs from the manifest's)")
+                try:
+                    rows += pq.ParquetFile(path).metadata.num_rows
+                except (pa.ArrowException, OSError):
+                    found.append(f"{part} is not a readable Parquet file")
+            if not found and rows != entry["rows"]:
+                found.append(f"the parts hold {rows:,} rows, the manifest says {entry['rows']:,}")
+            if found:
+                problems[name] = found
+        return problems
+
+    def image_roots(self) -> list[Path] | None:
+        """The folders the corpus's image paths were kept under, one per source (``None``
+        when a source was ingested with ``allow_outside_root``): stages that open images
+        refuse paths outside them."""
+        roots: list[Path] = []
+        for source in self.manifest().get("sources", []):
+            options = source.get("options", {})
+            if options.get("allow_outside_root"):
+                return None
+            root = source.get("image_root")
+            if root is None:  # ingested before roots were recorded
+                path = Path(source.get("path") or options.get("path", "."))
+                given = options.get("image_root")
+                root = given if given else (path if path.is_dir() else path.parent)
+            roots.append(Path(root).resolve())
+        return sorted(set(roots))
 
     # ------------------------------------------------------------------ summary
 
@@ -588,10 +866,112 @@ class Workspace:
                 for s in sources
             ],
             "tables": {name: entry["rows"] for name, entry in sorted(tables.items())},
+            "integrity": self.verify(),
             "stages": manifest.get("stages", {}),
             "created": manifest.get("created"),
             "updated": manifest.get("updated"),
         }
+
+
+class _PartSink:
+    """Writes an ingest's rows into new parts of ``corpus`` and ``rejected`` as they come.
+
+    Each source gets one part per table, written through a ``ParquetWriter`` (a row group per
+    chunk) under a temporary name; :meth:`commit_parts` syncs and names them and lists them
+    in the manifest that the ingest then commits. Until that commit no reader sees them, and
+    an ingest that fails leaves orphans that the next write removes (:meth:`close` removes
+    them at once).
+    """
+
+    def __init__(self, ws: Workspace, manifest: dict[str, Any]) -> None:
+        self.ws = ws
+        self.manifest = manifest
+        self.files: dict[tuple[str, str], Path] = {}
+        self.writers: dict[tuple[str, str], pq.ParquetWriter] = {}
+        self.rows: dict[tuple[str, str], int] = {}
+
+    def _file(self, key: str, table: str) -> Path:
+        if (key, table) not in self.files:
+            folder = self.ws._table_folder(self.manifest, table)
+            self.files[(key, table)] = folder / f".part-00000-{uuid.uuid4().hex[:8]}.parquet.tmp"
+            self.rows[(key, table)] = 0
+        return self.files[(key, table)]
+
+    def append(self, key: str, table: str, rows: pa.Table) -> None:
+        if (key, table) not in self.writers:
+            schema = CORPUS_SCHEMA if table == "corpus" else REJECTED_SCHEMA
+            self.writers[(key, table)] = pq.ParquetWriter(
+                self._file(key, table), schema, compression="zstd"
+            )
+        self.writers[(key, table)].write_table(rows)
+        self.rows[(key, table)] += rows.num_rows
+
+    def _finish(self, key: str, table: str) -> Path | None:
+        writer = self.writers.pop((key, table), None)
+        if writer is not None:
+            writer.close()
+        return self.files.get((key, table))
+
+    def links(self, key: str) -> pa.Table:
+        path = self._finish(key, "corpus")
+        if path is None:
+            return CORPUS_SCHEMA.empty_table().select(list(LINK_COLUMNS))
+        return pq.read_table(path, columns=list(LINK_COLUMNS))
+
+    def set_links(self, key: str, columns: dict[str, list[str | None]]) -> None:
+        """Rewrite the source's corpus part with repaired links, a row group at a time."""
+        path = self._finish(key, "corpus")
+        if path is None:
+            return
+        rewritten = path.with_name(f".part-00000-{uuid.uuid4().hex[:8]}.parquet.tmp")
+        offset = 0
+        written = pq.ParquetFile(path)
+        with pq.ParquetWriter(rewritten, CORPUS_SCHEMA, compression="zstd") as writer:
+            for group in range(written.num_row_groups):  # one chunk as written, at a time
+                t = written.read_row_group(group)
+                for name, values in columns.items():
+                    part = pa.array(values[offset : offset + t.num_rows], pa.string())
+                    t = t.set_column(t.schema.get_field_index(name), name, part)
+                writer.write_table(t.cast(CORPUS_SCHEMA))
+                offset += t.num_rows
+        os.replace(rewritten, path)
+
+    def commit_parts(self, key: str) -> None:
+        """List the source's parts in the manifest: a corpus part always (empty or not), a
+        rejected part when it rejected rows or the workspace has no rejected table yet."""
+        for table in ("corpus", "rejected"):
+            path = self._finish(key, table)
+            if path is None:
+                if table == "rejected" and "rejected" in self.manifest.get("tables", {}):
+                    continue
+                schema = CORPUS_SCHEMA if table == "corpus" else REJECTED_SCHEMA
+                path = self._file(key, table)
+                pq.write_table(schema.empty_table(), path, compression="zstd")
+            self.ws._add_part(self.manifest, table, path, self.rows[(key, table)])
+            del self.files[(key, table)]
+
+    def close(self) -> None:
+        """Close every writer; remove the files of parts not committed."""
+        for key, table in list(self.writers):
+            self._finish(key, table)
+        for path in self.files.values():
+            path.unlink(missing_ok=True)
+
+
+def _duckdb_type(kind: pa.DataType) -> pa.DataType:
+    """``kind`` with half floats (embeddings stored small) widened to float32, which DuckDB
+    reads from Arrow (read_parquet widened them the same way)."""
+    if pa.types.is_float16(kind):
+        return pa.float32()
+    if pa.types.is_fixed_size_list(kind):
+        return pa.list_(_duckdb_type(kind.value_type), kind.list_size)
+    if pa.types.is_list(kind):
+        return pa.list_(_duckdb_type(kind.value_type))
+    if pa.types.is_large_list(kind):
+        return pa.large_list(_duckdb_type(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([f.with_type(_duckdb_type(f.type)) for f in kind])
+    return kind
 
 
 def _reading(options: dict[str, Any]) -> str:

@@ -200,3 +200,108 @@ def test_cli_example_script_gives_keyness_and_a_concordance(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "carve" in proc.stdout and "chart" in proc.stdout  # museum's and alt text's top terms
     assert proc.stdout.count("carved") >= 5  # five concordance lines
+
+
+def _formulas_ws(tmp_path):
+    src = tmp_path / "formulas.csv"
+    src.write_text(
+        'id,text\nf1,"=HYPERLINK(""http://x.example"",""click"")"\nf2,+1 more\nf3,-a dash\n'
+        "f4,@mention\nf5,A red kite\n",
+        encoding="utf-8",
+    )
+    ws = str(tmp_path / "ws")
+    assert main(["ingest", str(src), "-w", ws, "--json"]) == 0
+    return ws
+
+
+def test_cli_sql_csv_is_spreadsheet_safe_unless_raw(tmp_path, capsys):
+    ws = _formulas_ws(tmp_path)
+    capsys.readouterr()
+    query = "SELECT id, text, length(text) AS n FROM corpus ORDER BY id"
+    assert main(["sql", "-w", ws, query, "--csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert [r[1] for r in rows[1:]] == [
+        '\'=HYPERLINK("http://x.example","click")',
+        "'+1 more",
+        "'-a dash",
+        "'@mention",
+        "A red kite",
+    ]
+    assert rows[3][2] == "7"  # numbers are left alone ("-a dash" has 7 characters)
+    assert main(["sql", "-w", ws, query, "--csv", "--raw-csv"]) == 0
+    raw = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert raw[1][1] == '=HYPERLINK("http://x.example","click")'
+    out = tmp_path / "result.csv"
+    assert main(["sql", "-w", ws, query, "--out", str(out)]) == 0
+    written = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert [r[1] for r in written[1:]] == [r[1] for r in rows[1:]]
+
+
+def test_cli_sql_is_read_only_and_says_how_to_write(tmp_path, capsys):
+    ws = _formulas_ws(tmp_path)
+    capsys.readouterr()
+    assert main(["sql", "-w", ws, "DROP VIEW corpus"]) == 2
+    err = capsys.readouterr().err
+    assert "found DROP" in err and "--write FILE.duckdb" in err
+    part = next((tmp_path / "ws" / "corpus.parquet").glob("part-*.parquet"))
+    copy = f"COPY (SELECT * FROM corpus LIMIT 1) TO '{part}' (FORMAT parquet)"
+    assert main(["sql", "-w", ws, copy]) == 2
+    assert main(["sql", "-w", ws, "SELECT * FROM read_text('/etc/hostname')"]) == 2
+    assert "cannot reach files" in capsys.readouterr().err
+    assert main(["sql", "-w", ws, "SELECT count(*) AS n FROM corpus", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"n": 5}]
+    mine = str(tmp_path / "mine.duckdb")
+    create = "CREATE TABLE dashes AS SELECT * FROM corpus WHERE text LIKE '-%'"
+    assert main(["sql", "-w", ws, create, "--write", mine]) == 0
+    capsys.readouterr()
+    assert main(["sql", "-w", ws, "SELECT id FROM dashes", "--write", mine, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"id": "f3"}]
+
+
+def test_cli_sql_table_shows_markup_as_text(tmp_path, capsys):
+    src = tmp_path / "markup.csv"
+    src.write_text("text\n[bold red]not markup[/bold red]\n", encoding="utf-8")
+    ws = str(tmp_path / "ws")
+    main(["ingest", str(src), "-w", ws, "--json"])
+    capsys.readouterr()
+    assert main(["sql", "-w", ws, "SELECT text FROM corpus"]) == 0
+    assert "[bold red]not markup[/bold red]" in capsys.readouterr().out
+
+
+def test_cli_bad_workspace_paths_and_manifests_exit_2(tmp_path, capsys):
+    not_a_folder = tmp_path / "passwd"
+    not_a_folder.write_text("root:x:0:0\n", encoding="utf-8")
+    assert main(["ingest", str(READERS / "basic.csv"), "-w", str(not_a_folder)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    ws = tmp_path / "ws"
+    assert main(["ingest", str(READERS / "basic.csv"), "-w", str(ws), "--json"]) == 0
+    (ws / "manifest.json").write_text("[]", encoding="utf-8")
+    assert main(["info", "-w", str(ws)]) == 2
+    assert "manifest.json is damaged: expected a JSON object, found []" in capsys.readouterr().err
+
+
+def test_cli_ingest_limits_and_outside_root_options(tmp_path, capsys):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.png").write_bytes(b"\x89PNG")
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG")
+    src = tmp_path / "img" / "captions.csv"
+    src.write_text(
+        f"text,image\nA kite,a.png\nA heron,../secret.png\nAn owl,{secret}\n{'x' * 90},a.png\n",
+        encoding="utf-8",
+    )
+    ws = str(tmp_path / "ws")
+    assert main(["ingest", str(src), "-w", ws, "--json", "--max-field-length", "80"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["accepted"], report["rejected_by_reason"]) == (3, {"too_long": 1})
+    assert report["repairs"] == {"image_outside_root": 2}
+    assert (
+        main(["sql", "-w", ws, "SELECT image, repairs FROM corpus ORDER BY record", "--json"]) == 0
+    )
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["image"] == str((tmp_path / "img" / "a.png").resolve())
+    assert [r["image"] for r in rows[1:]] == [None, None]
+    assert rows[1]["repairs"].startswith("image '../secret.png' removed: it leads outside")
+    other = str(tmp_path / "ws2")
+    assert main(["ingest", str(src), "-w", other, "--json", "--allow-outside-root"]) == 0
+    assert json.loads(capsys.readouterr().out)["repairs"] == {}

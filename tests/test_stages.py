@@ -338,3 +338,14 @@ def test_stages_commands_reading_stale_tables_say_so_after_a_second_ingest(ws, t
     assert main(["kwic", "zebra", "-w", str(ws.path), "--json"]) == 0
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)) == 4 and "stale" not in captured.err
+    # a corpus part replaced behind neco's back: still no traceback, and it says so
+    part = ws.table_files("corpus")[-1]
+    keep = "COPY (SELECT * FROM corpus WHERE id <> 'z0') TO '{}' (FORMAT parquet)"
+    ws.sql(keep.format(part), write=tmp_path / "mine.duckdb")
+    assert main(["kwic", "zebra", "-w", str(ws.path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 3
+    assert "stale results (social/tokens" in captured.err
+    assert main(["tables", "-w", str(ws.path), "--json"]) == 0
+    corpus = next(t for t in json.loads(capsys.readouterr().out) if t["table"] == "corpus")
+    assert corpus["state"] == "stale" and corpus["why"].startswith("changed outside neco")

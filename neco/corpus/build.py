@@ -8,18 +8,25 @@ id that names no caption, or a chain of replies that loops back on itself, is re
 row and the removal is written into the row's ``repairs`` column.
 :func:`read_sources` does both for a list of sources: it is the one ingest loop, used by
 ``Corpus.from_sources`` (in memory) and ``Workspace.ingest`` (appended to a workspace).
+
+Accepted and rejected rows leave :func:`build_source` in chunks of at most
+:data:`CHUNK_RECORDS` rows (or :data:`CHUNK_CHARS` characters of text) through a
+:class:`RowSink`: :class:`MemorySink` keeps them (``Corpus``), the workspace's sink writes
+them to Parquet as they come, so the memory an ingest needs does not grow with the rows'
+text -- only with their ids, which uniqueness is checked against.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,13 +39,103 @@ from neco.corpus.normalise import (
     has_undecodable,
     normalise_text,
 )
-from neco.corpus.readers import RawRecord, SourceReader, open_source
+from neco.corpus.readers import RAW_KEPT, RawRecord, SourceReader, open_source
 from neco.corpus.schema import CORPUS_SCHEMA, REJECTED_SCHEMA
 from neco.corpus.sources import SourceSpec, as_specs
+from neco.errors import shorten
 from neco.progress import NullProgress, Progress
 
-CHUNK_RECORDS = 50_000
+#: Rows per chunk handed to the sink; a chunk is also cut at CHUNK_CHARS characters of text.
+CHUNK_RECORDS = 20_000
+CHUNK_CHARS = 16 * 2**20
+#: Nesting of lists and objects in one field beyond which a record is rejected: deeper values
+#: are no captions' metadata, and would exhaust Python's recursion when written as JSON.
+MAX_NESTING = 100
 UNLABELLED = "unlabelled"
+# Surrogates other than surrogateescape's U+DC80-U+DCFF (which stand for undecodable bytes).
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+LINK_COLUMNS = ("id", "parent_id", "thread_id", "repairs")
+
+
+class RowSink(Protocol):
+    """Where :func:`build_source` puts its rows, chunk by chunk (see the module docstring).
+
+    ``links`` returns the :data:`LINK_COLUMNS` of a source's accepted rows in order and
+    ``set_links`` replaces them (reply links repaired across sources).
+    """
+
+    def append(self, key: str, table: str, rows: pa.Table) -> None: ...
+
+    def links(self, key: str) -> pa.Table: ...
+
+    def set_links(self, key: str, columns: dict[str, list[str | None]]) -> None: ...
+
+
+class IdRegistry:
+    """The ids taken so far: ids read from sources in ``explicit`` (a set, updated in place),
+    and the ids made from record numbers (``name:record``) as one bit per record.
+
+    A flood of id-less rows (a decompression bomb of short lines) then costs an eighth of a
+    byte a row, not a string in a set.
+
+    >>> ids = IdRegistry({"a"})
+    >>> ids.add_generated("museum:", 3)
+    >>> "a" in ids, "museum:3" in ids, "museum:4" in ids, "museum:03" in ids
+    (True, True, False, False)
+    """
+
+    def __init__(self, explicit: set[str]) -> None:
+        self.explicit = explicit
+        self.generated: dict[str, bytearray] = {}
+
+    def __contains__(self, row_id: object) -> bool:
+        if row_id in self.explicit:
+            return True
+        if not isinstance(row_id, str):
+            return False
+        base, colon, number = row_id.rpartition(":")
+        bits = self.generated.get(base + colon)
+        if bits is None or not (number.isascii() and number.isdigit()) or number[0] == "0":
+            return False
+        n = int(number)
+        return n // 8 < len(bits) and bool(bits[n // 8] >> (n % 8) & 1)
+
+    def add(self, row_id: str) -> None:
+        self.explicit.add(row_id)
+
+    def add_generated(self, base: str, record: int) -> None:
+        bits = self.generated.setdefault(base, bytearray())
+        if record // 8 >= len(bits):  # grow by doubling
+            bits.extend(bytes(max(record // 8 + 1 - len(bits), len(bits))))
+        bits[record // 8] |= 1 << (record % 8)
+
+
+class MemorySink:
+    """Keeps every chunk in memory: the sink of :class:`neco.corpus.Corpus`."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[tuple[str, str], list[pa.Table]] = {}
+
+    def append(self, key: str, table: str, rows: pa.Table) -> None:
+        self.chunks.setdefault((key, table), []).append(rows)
+
+    def table(self, key: str, table: str) -> pa.Table:
+        schema = CORPUS_SCHEMA if table == "corpus" else REJECTED_SCHEMA
+        chunks = self.chunks.get((key, table), [])
+        if len(chunks) != 1:
+            merged = pa.concat_tables(chunks) if chunks else schema.empty_table()
+            self.chunks[(key, table)] = [merged]
+        return self.chunks[(key, table)][0]
+
+    def links(self, key: str) -> pa.Table:
+        return self.table(key, "corpus").select(list(LINK_COLUMNS))
+
+    def set_links(self, key: str, columns: dict[str, list[str | None]]) -> None:
+        t = self.table(key, "corpus")
+        for name, values in columns.items():
+            t = t.set_column(t.schema.get_field_index(name), name, pa.array(values, pa.string()))
+        self.chunks[(key, "corpus")] = [t.cast(CORPUS_SCHEMA)]
+
 
 #: Reply links of captions read earlier: id -> (parent_id, thread_id).
 KnownLinks = Mapping[str, tuple[str | None, str | None]]
@@ -46,7 +143,12 @@ KnownLinks = Mapping[str, tuple[str | None, str | None]]
 
 @dataclass
 class SourceResult:
-    """One source read and validated: its tables and the counts for the report."""
+    """One source read and validated: its tables and the counts for the report.
+
+    ``accepted`` and ``rejected`` are the rows when they were kept in memory
+    (:class:`MemorySink`); with another sink they are empty and the counts say how many rows
+    went to it.
+    """
 
     key: str
     spec: SourceSpec
@@ -60,6 +162,15 @@ class SourceResult:
     rejected_by_reason: dict[str, int]
     repairs: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    accepted_rows: int = 0
+    communities: Counter[str] = field(default_factory=Counter)
+    has_parents: bool = False
+    #: The folder image paths were kept under (``None``: --allow-outside-root).
+    image_root: str | None = None
+
+    @property
+    def rejected_rows(self) -> int:
+        return sum(self.rejected_by_reason.values())
 
 
 def _scalar_text(value: Any) -> str | None:
@@ -89,6 +200,33 @@ def _meta_json(fields: dict[str, Any], mapped: set[str]) -> str | None:
 
 def _raw_json(fields: dict[str, Any]) -> str:
     return escape_undecodable(json.dumps(fields, ensure_ascii=False, default=str))
+
+
+def _too_nested(value: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether lists and objects in ``value`` nest deeper than ``limit`` (iteratively: a
+    recursive walk would fail on the very values it looks for)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def _length(value: Any) -> int:
+    """Characters of a field as text (nested values: their JSON text, roughly)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict | list):
+        return len(json.dumps(value, ensure_ascii=False, default=str))
+    return 0
+
+
+def _cut(text: str) -> str:
+    """The beginning of a rejected record's raw text when the whole would be too long."""
+    return text if len(text) <= RAW_KEPT else f"{text[:RAW_KEPT]}... ({len(text):,} characters)"
 
 
 def parse_timestamps(values: list[str | None]) -> tuple[pd.Series, list[bool]]:
@@ -130,12 +268,22 @@ class _Chunk:
 def build_source(
     spec: SourceSpec,
     key: str,
-    existing_ids: set[str],
+    existing_ids: set[str] | IdRegistry,
     reader: SourceReader | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    sink: RowSink | None = None,
 ) -> SourceResult:
-    """Read and validate one source. Ids accepted here are added to ``existing_ids``."""
+    """Read and validate one source. Ids accepted here are added to ``existing_ids`` (ids
+    made from record numbers, ``name:record``, are kept compactly when it is an
+    :class:`IdRegistry`).
+
+    Rows go to ``sink`` in chunks; without one they are kept in memory and returned in the
+    result's ``accepted`` and ``rejected`` tables.
+    """
     start = time.perf_counter()
+    ids = existing_ids if isinstance(existing_ids, IdRegistry) else IdRegistry(existing_ids)
+    memory = MemorySink() if sink is None else None
+    out: RowSink = memory if memory is not None else sink  # type: ignore[assignment]
     reader = reader or open_source(spec)
     columns = map_columns(reader.columns, spec.columns, reader.preset, source=str(spec.path))
     na_values = DEFAULT_NA_VALUES | set(spec.na_values)
@@ -144,33 +292,38 @@ def build_source(
     mapped = set(columns.values())
     col = columns.get
     text_col = columns["text"]
-    default_community = spec.community or Path(spec.path).name.split(".")[0]
+    # A file name may hold bytes that are not UTF-8 (surrogateescape): store them escaped.
+    default_community = escape_undecodable(spec.community or Path(spec.path).name.split(".")[0])
     prefix = spec.id_prefix
     source_path = Path(spec.path)
-    image_root = (
-        Path(spec.image_root)
-        if spec.image_root
-        else (source_path if source_path.is_dir() else source_path.parent)
-    )
-    resolved_images: dict[str, str] = {}
+    if spec.image_root and reader.format != "imagefolder":
+        image_root = Path(spec.image_root)
+    else:  # an image folder's paths are relative to the folder itself
+        image_root = source_path if source_path.is_dir() else source_path.parent
+    image_paths = ImagePaths(image_root, spec.allow_outside_root)
 
-    def image_path(value: str | None) -> str | None:
-        if value is None or "://" in value or value.startswith("data:"):
-            return value
-        if value not in resolved_images:
-            candidate = image_root / value
-            resolved_images[value] = str(candidate.resolve()) if candidate.is_file() else value
-        return resolved_images[value]
-
-    accepted_chunks: list[pa.Table] = []
     rejected_rows: dict[str, list[Any]] = {name: [] for name in REJECTED_SCHEMA.names}
     by_reason: Counter[str] = Counter()
     repairs: Counter[str] = Counter()
+    communities: Counter[str] = Counter()
     seen_in_source: dict[str, int] = {}
     rows_read = 0
+    accepted_rows = 0
+    has_parents = False
     chunk = _Chunk()
+    chunk_chars = 0
+    rejected_chars = 0
+
+    def flush_rejected() -> None:
+        nonlocal rejected_chars
+        if rejected_rows["source"]:
+            out.append(key, "rejected", pa.table(rejected_rows, schema=REJECTED_SCHEMA))
+            for values in rejected_rows.values():
+                values.clear()
+        rejected_chars = 0
 
     def reject(rec: RawRecord, code: str, detail: str, row_id: str | None, raw: str) -> None:
+        nonlocal rejected_chars
         by_reason[code] += 1
         for name, value in (
             ("source", key),
@@ -182,6 +335,9 @@ def build_source(
             ("raw", raw),
         ):
             rejected_rows[name].append(value)
+        rejected_chars += len(raw) + len(detail)
+        if len(rejected_rows["source"]) >= CHUNK_RECORDS or rejected_chars >= CHUNK_CHARS:
+            flush_rejected()
 
     def cell(fields: dict[str, Any], role: str) -> str | None:
         name = col(role)
@@ -193,7 +349,8 @@ def build_source(
         return value.strip()
 
     def flush() -> None:
-        nonlocal chunk
+        nonlocal chunk, chunk_chars
+        chunk_chars = 0
         if not chunk.cols["id"]:
             return
         ts, failed = parse_timestamps(chunk.timestamp_raw)
@@ -206,7 +363,7 @@ def build_source(
         table = pa.table(
             {**arrays, "timestamp": pa.array(ts, type=pa.timestamp("us", tz="UTC"))}
         ).select(CORPUS_SCHEMA.names)
-        accepted_chunks.append(table.cast(CORPUS_SCHEMA))
+        out.append(key, "corpus", table.cast(CORPUS_SCHEMA))
         chunk = _Chunk()
 
     for rec in reader.records():
@@ -218,8 +375,50 @@ def build_source(
             reject(rec, code, detail, None, rec.raw or "")
             continue
         fields = rec.fields
+        long_fields = [k for k, v in fields.items() if _length(v) > spec.max_field_length]
+        if long_fields or any(len(k) > spec.max_field_length for k in fields):
+            name = long_fields[0] if long_fields else "a column name"
+            reject(
+                rec,
+                "too_long",
+                f"{shorten(repr(name), 60)} holds more than {spec.max_field_length:,} characters"
+                "; pass --max-field-length to read it",
+                None,
+                escape_undecodable(_cut(str(fields.get(name, "")))),
+            )
+            continue
+        nested = [k for k, v in fields.items() if isinstance(v, dict | list) and _too_nested(v)]
+        if nested:
+            reject(
+                rec,
+                "too_nested",
+                f"{shorten(repr(nested[0]), 60)} nests lists or objects more than "
+                f"{MAX_NESTING} levels deep",
+                None,
+                "",
+            )
+            continue
         raw_id = cell(fields, "id")
         row_id = None if raw_id is None else prefix + raw_id
+        bad = [k for k, v in fields.items() if isinstance(v, str) and has_undecodable(v)]
+        if bad:
+            if any(_LONE_SURROGATE.search(fields[k]) for k in bad):
+                # a JSON escape such as \ud800 names half of a character: no encoding helps
+                what = "a lone surrogate (half a UTF-16 pair, e.g. the JSON escape \\ud800)"
+                hint = "it is no character and cannot be stored"
+            else:
+                encoding = reader.encoding.encoding if reader.encoding else "the"
+                what = f"bytes not valid in {encoding} encoding"
+                hint = "try --encoding"
+            shown = shorten(", ".join(escape_undecodable(repr(k)) for k in bad), 100)
+            reject(
+                rec,
+                "undecodable",
+                f"{what} in column(s) {shown}; {hint}",
+                None if row_id is None else escape_undecodable(row_id),
+                _raw_json(fields),
+            )
+            continue
         if text_col not in fields:
             present = ", ".join(map(repr, fields)) or "none"
             reject(
@@ -241,17 +440,8 @@ def build_source(
             )
             continue
         text_raw = _scalar_text(value)
-        bad = [k for k, v in fields.items() if isinstance(v, str) and has_undecodable(v)]
-        if bad:
-            reject(
-                rec,
-                "undecodable",
-                f"bytes not valid in {reader.encoding.encoding if reader.encoding else 'the'}"
-                f" encoding in column(s) {', '.join(map(repr, bad))}; try --encoding",
-                row_id,
-                _raw_json(fields),
-            )
-            continue
+        if text_raw is not None and has_undecodable(text_raw):  # a number cannot hold one
+            text_raw = escape_undecodable(text_raw)
         if text_raw is None or text_raw.strip() in na_values:
             shown = "" if text_raw is None else text_raw.strip()
             detail = (
@@ -280,7 +470,10 @@ def build_source(
                 )
                 continue
             row_id = f"{prefix}{default_community}:{rec.record}"
-        if row_id in existing_ids:
+            generated = True
+        else:
+            generated = False
+        if row_id in ids:
             first = seen_in_source.get(row_id)
             where = f"record {first} of this source" if first else "an earlier source"
             reject(
@@ -291,10 +484,14 @@ def build_source(
                 _raw_json(fields),
             )
             continue
-        existing_ids.add(row_id)
-        seen_in_source[row_id] = rec.record
+        if generated:  # name:record cannot repeat within a source
+            ids.add_generated(f"{prefix}{default_community}:", rec.record)
+        else:
+            ids.add(row_id)
+            seen_in_source[row_id] = rec.record
 
         notes: list[str] = []
+        image = image_paths(cell(fields, "image"), notes, repairs)
         community = spec.community or cell(fields, "community")
         if community is None:
             if "community" in columns:
@@ -307,6 +504,9 @@ def build_source(
                 community = default_community
         parent = cell(fields, "parent")
         thread = cell(fields, "thread")
+        has_parents = has_parents or parent is not None
+        communities[community] += 1
+        accepted_rows += 1
         c = chunk.cols
         c["id"].append(row_id)
         c["text"].append(text)
@@ -315,7 +515,7 @@ def build_source(
         c["parent_id"].append(None if parent is None else prefix + parent)
         c["thread_id"].append(None if thread is None else prefix + thread)
         c["author"].append(cell(fields, "author"))
-        c["image"].append(image_path(cell(fields, "image")))
+        c["image"].append(image)
         c["lang"].append(cell(fields, "lang") or spec.lang)
         c["source"].append(key)
         c["record"].append(rec.record)
@@ -323,14 +523,14 @@ def build_source(
         c["meta"].append(_meta_json(fields, mapped))
         c["repairs"].append("; ".join(notes) or None)
         chunk.timestamp_raw.append(cell(fields, "timestamp"))
-        if len(c["id"]) >= CHUNK_RECORDS:
+        chunk_chars += len(text_raw) + len(c["meta"][-1] or "")
+        if len(c["id"]) >= CHUNK_RECORDS or chunk_chars >= CHUNK_CHARS:
             flush()
     flush()
+    flush_rejected()
     if on_progress is not None:
         on_progress(reader.total_bytes, rows_read)
 
-    accepted = pa.concat_tables(accepted_chunks) if accepted_chunks else CORPUS_SCHEMA.empty_table()
-    rejected = pa.table(rejected_rows, schema=REJECTED_SCHEMA)
     return SourceResult(
         key=key,
         spec=spec,
@@ -338,13 +538,62 @@ def build_source(
         encoding=reader.encoding.encoding if reader.encoding else None,
         notes=list(reader.notes),
         columns=columns,
-        accepted=accepted,
-        rejected=rejected,
+        accepted=memory.table(key, "corpus") if memory else CORPUS_SCHEMA.empty_table(),
+        rejected=memory.table(key, "rejected") if memory else REJECTED_SCHEMA.empty_table(),
         rows_read=rows_read,
         rejected_by_reason=dict(by_reason),
         repairs=repairs,
         seconds=time.perf_counter() - start,
+        accepted_rows=accepted_rows,
+        communities=communities,
+        has_parents=has_parents,
+        image_root=None if spec.allow_outside_root else str(image_paths.real_root),
     )
+
+
+class ImagePaths:
+    """Image paths of a source, checked to stay under its image root.
+
+    A relative path is looked up under ``root`` and stored absolute when the file is there,
+    as written otherwise; URLs (never fetched) are kept. A path that leads outside ``root``
+    -- absolute elsewhere, through ``..`` or a symbolic link -- is removed from the row with
+    a note in its ``repairs`` (counted as ``image_outside_root``) unless ``allow_outside``:
+    the latents stage would otherwise open whatever file a stranger's corpus names.
+    """
+
+    def __init__(self, root: Path, allow_outside: bool) -> None:
+        self.root = root
+        self.real_root = root.resolve()
+        self.allow_outside = allow_outside
+        self._seen: dict[str, str | None] = {}
+
+    def __call__(self, value: str | None, notes: list[str], repairs: Counter[str]) -> str | None:
+        if value is None or "://" in value or value.startswith("data:"):
+            return value
+        if value not in self._seen:
+            if len(self._seen) > 100_000:  # a cache, not a record of every image
+                self._seen.clear()
+            self._seen[value] = self._resolve(value)
+        found = self._seen[value]
+        if found is None:
+            notes.append(
+                f"image {shorten(escape_undecodable(value), 100)!r} removed: it leads outside "
+                f"the image root {self.real_root}; pass --allow-outside-root to keep it"
+            )
+            repairs["image_outside_root"] += 1
+        return found
+
+    def _resolve(self, value: str) -> str | None:
+        try:
+            candidate = self.root / value
+            # resolve() follows symbolic links and removes "..", existing or not.
+            real = candidate.resolve()
+            exists = candidate.is_file()
+        except (OSError, ValueError):  # a NUL in the path, a name too long
+            return value if self.allow_outside else None
+        if not self.allow_outside and not real.is_relative_to(self.real_root):
+            return None
+        return str(real) if exists else value
 
 
 def _append_note(repairs: list[str | None], i: int, note: str) -> None:
@@ -354,6 +603,7 @@ def _append_note(repairs: list[str | None], i: int, note: str) -> None:
 def repair_discourse(
     results: Iterable[SourceResult],
     known: KnownLinks | None = None,
+    sink: RowSink | None = None,
 ) -> None:
     """Check and repair reply links of newly built sources, in place.
 
@@ -361,7 +611,8 @@ def repair_discourse(
     that names no caption (dangling) is removed; in a cycle of replies, the link of the row
     read first is removed, which makes it the root of its thread. Rows in a reply chain
     without a thread id get the id of the chain's root as thread id. Every change is noted in
-    the row's ``repairs`` column and counted in the source's ``repairs``.
+    the row's ``repairs`` column and counted in the source's ``repairs``. The links are read
+    from and written back to ``sink`` (by default the results' ``accepted`` tables).
     """
     results = list(results)
     known = known or {}
@@ -371,8 +622,15 @@ def repair_discourse(
     threads: list[str | None] = []
     notes: list[str | None] = []
     owner: list[int] = []
+    memory: MemorySink | None = None
+    if sink is None:
+        sink = memory = MemorySink()
+        for res in results:
+            memory.append(res.key, "corpus", res.accepted)
+    sizes: list[int] = []
     for n, res in enumerate(results):
-        t = res.accepted
+        t = sink.links(res.key)
+        sizes.append(t.num_rows)
         ids += t.column("id").to_pylist()
         parents += t.column("parent_id").to_pylist()
         threads += t.column("thread_id").to_pylist()
@@ -440,17 +698,18 @@ def repair_discourse(
     if not changed:
         return
     offset = 0
-    for res in results:
-        n = res.accepted.num_rows
-        t = res.accepted
-        for name, values in (
-            ("parent_id", parents[offset : offset + n]),
-            ("thread_id", threads[offset : offset + n]),
-            ("repairs", notes[offset : offset + n]),
-        ):
-            t = t.set_column(t.schema.get_field_index(name), name, pa.array(values, pa.string()))
-        res.accepted = t.cast(CORPUS_SCHEMA)
-        offset += n
+    for res, rows in zip(results, sizes, strict=True):
+        sink.set_links(
+            res.key,
+            {
+                "parent_id": parents[offset : offset + rows],
+                "thread_id": threads[offset : offset + rows],
+                "repairs": notes[offset : offset + rows],
+            },
+        )
+        if memory is not None:
+            res.accepted = memory.table(res.key, "corpus")
+        offset += rows
 
 
 def source_key(path: Path, used: Collection[str]) -> str:
@@ -459,10 +718,11 @@ def source_key(path: Path, used: Collection[str]) -> str:
     >>> source_key(Path("data/a.csv"), {"a.csv", "a.csv#2"})
     'a.csv#3'
     """
-    key, n = path.name, 1
+    name = escape_undecodable(path.name)
+    key, n = name, 1
     while key in used:
         n += 1
-        key = f"{path.name}#{n}"
+        key = f"{name}#{n}"
     return key
 
 
@@ -473,11 +733,16 @@ def read_sources(
     known_links: KnownLinks | Callable[[], KnownLinks] | None = None,
     keys: Collection[str] = (),
     progress: Progress | None = None,
+    sink: RowSink | None = None,
 ) -> list[SourceResult]:
     """Read and validate every source, then repair reply links across all of them.
 
+    Rows are kept in the results (in memory) unless a ``sink`` takes them (see
+    :class:`RowSink`).
+
     Sources are built one after the other with :func:`build_source` (ids must be unique
-    across them and against ``existing_ids``, which is updated in place) and then checked
+    across them and against ``existing_ids``, to which the ids read from sources are added in
+    place; ids made from record numbers are tracked compactly) and then checked
     together by :func:`repair_discourse`, so a reply may point into another source of the
     same call or, through ``known_links``, to a caption read earlier. ``known_links`` may be a
     function: it is called only when a new row has a parent id, since reading a workspace's
@@ -492,7 +757,7 @@ def read_sources(
     ('a.csv', [None, '1', None], {'dangling_parent': 1})
     """
     progress = progress or NullProgress()
-    ids = set() if existing_ids is None else existing_ids
+    ids = IdRegistry(set() if existing_ids is None else existing_ids)
     used = set(keys)
     results: list[SourceResult] = []
     for spec in as_specs(specs):
@@ -504,9 +769,9 @@ def read_sources(
         def on_progress(done: int, rows: int, handle: Any = handle) -> None:
             progress.update(handle, done, f"{rows:,} rows")
 
-        results.append(build_source(spec, key, ids, reader, on_progress))
+        results.append(build_source(spec, key, ids, reader, on_progress, sink))
         progress.finish(handle)
-    if any(r.accepted.column("parent_id").null_count < r.accepted.num_rows for r in results):
+    if any(r.has_parents for r in results):
         known = known_links() if callable(known_links) else known_links
-        repair_discourse(results, known)
+        repair_discourse(results, known, sink)
     return results

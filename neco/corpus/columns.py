@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from neco.corpus.schema import ROLES
-from neco.errors import SourceError
+from neco.errors import SourceError, shorten
 
 #: Common column names for each role, in order of preference.
 CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -85,6 +85,15 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
+def _listing(names: Sequence[str]) -> str:
+    """Column names for a message: each shortened, about 200 characters in all (a file of NUL
+    bytes has one column 64 KiB long, which must not be printed whole)."""
+    shown = ", ".join(shorten(repr(name), 40) for name in names[:20])
+    if len(names) > 20:
+        shown += f", ... ({len(names) - 20:,} more)"
+    return shorten(shown) or "none"
+
+
 def _key(name: str) -> str:
     return re.sub(r"[\s_\-]+", "", name).lower()
 
@@ -113,7 +122,7 @@ def map_columns(
         if name not in present:
             raise SourceError(
                 f"The {role} column {name!r} was not found in {source}. "
-                f"Columns found: {', '.join(map(repr, present)) or 'none'}."
+                f"Columns found: {_listing(present)}."
             )
     by_key: dict[str, str] = {}
     for name in present:
@@ -139,6 +148,6 @@ def map_columns(
         raise SourceError(
             f"No text column found in {source}. Expected one named like "
             f"{', '.join(CANDIDATES['text'][:8])}, ... or given with --text-col. "
-            f"Columns found: {', '.join(map(repr, present)) or 'none'}."
+            f"Columns found: {_listing(present)}."
         )
     return mapping

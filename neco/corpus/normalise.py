@@ -39,22 +39,38 @@ def normalise_text(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def has_undecodable(text: str) -> bool:
-    """True when ``text`` holds bytes that could not be decoded (lone surrogates).
+    """True when ``text`` holds bytes that could not be decoded, or any lone surrogate.
 
     Readers decode with ``errors="surrogateescape"``, which turns each undecodable byte into
-    a lone surrogate; such a row is rejected rather than guessed at.
+    a lone surrogate (U+DC80-U+DCFF); a JSON escape such as ``\\ud800`` gives another lone
+    surrogate. Neither is a character (UTF-8 cannot store it), so such a row is rejected
+    rather than guessed at.
 
     >>> has_undecodable(b"caf\\xe9".decode("utf-8", "surrogateescape"))
     True
+    >>> has_undecodable("a\\ud800b")
+    True
     """
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    return _SURROGATE.search(text) is not None
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    # surrogateescape's range stands for one undecodable byte; the others were escapes.
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
 def escape_undecodable(text: str) -> str:
-    """Make ``text`` safe to store, showing undecodable bytes as ``\\xNN``.
+    """Make ``text`` safe to store, showing undecodable bytes as ``\\xNN`` and other lone
+    surrogates as ``\\uNNNN``.
 
     >>> escape_undecodable(b"caf\\xe9".decode("utf-8", "surrogateescape"))
     'caf\\\\xe9'
+    >>> escape_undecodable("a\\ud800b")
+    'a\\\\ud800b'
     """
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _SURROGATE.sub(_escape_surrogate, text)

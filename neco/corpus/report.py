@@ -94,10 +94,7 @@ def source_report(result: SourceResult, sha: str, resolved: str) -> SourceReport
     Communities and reasons are sorted by name, so that two reports of the same source
     compare equal.
     """
-    communities: dict[str, int] = {}
-    if result.accepted.num_rows:
-        counts = result.accepted.column("community").value_counts()
-        communities = {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()}
+    communities = {str(name): int(n) for name, n in result.communities.items()}
     return SourceReport(
         key=result.key,
         path=resolved,
@@ -107,8 +104,8 @@ def source_report(result: SourceResult, sha: str, resolved: str) -> SourceReport
         encoding=result.encoding,
         columns=result.columns,
         rows_read=result.rows_read,
-        accepted=result.accepted.num_rows,
-        rejected=result.rejected.num_rows,
+        accepted=result.accepted_rows,
+        rejected=result.rejected_rows,
         rejected_by_reason=dict(sorted(result.rejected_by_reason.items())),
         repairs=dict(result.repairs),
         communities=dict(sorted(communities.items())),

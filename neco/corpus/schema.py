@@ -50,12 +50,19 @@ REJECT_REASONS: dict[str, str] = {
     "malformed_row": "a delimited row has a different number of fields than the header",
     "missing_field": "the record lacks the text field",
     "not_text": "the text field holds a list or an object, not text",
-    "undecodable": "the row holds bytes that are not valid in the file's encoding",
+    "undecodable": "the row holds bytes not valid in the file's encoding, or a lone surrogate "
+    "(a JSON \\ud800 escape) that is no character",
     "empty_text": "the text is empty, only whitespace, or a missing-value placeholder",
     "missing_id": "the id column is empty on this row",
     "duplicate_id": "another accepted row already has this id",
     "no_caption": "an image in an image folder has no caption file",
     "no_image": "a caption file in an image folder has no image beside it",
+    "too_long": "the record or one field is longer than the limit (--max-record-length, "
+    "--max-field-length)",
+    "too_nested": "a field nests lists or objects more than 100 levels deep",
+    "repeated_header": "a delimited file's header row appears again (two files joined into one)",
+    "outside_root": "an image folder's caption or image is a symbolic link leading outside the "
+    "folder (--allow-outside-root follows it)",
 }
 
 #: The roles a source column can play; ``text`` is the only required one.

@@ -18,12 +18,13 @@ import gzip
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from neco.errors import SourceError
+from neco.errors import SourceError, shorten
 
 #: Formats neco reads, with what they are.
 FORMATS: dict[str, str] = {
@@ -78,6 +79,27 @@ DELIMITER_NAMES: dict[str, str] = {
 # Options that must be text when given; the others are checked by the dataclass or the reader.
 _TEXT_OPTIONS = ("format", "community", "encoding", "delimiter", "lang", "id_prefix")
 
+#: Limits that keep a hostile or broken source from exhausting memory (see ``SourceSpec``).
+#: Characters of one record (a line, or a CSV record over several lines): 4 MiB.
+MAX_RECORD_LENGTH = 4 * 2**20
+#: Characters of one field: 1 MiB, far above any caption.
+MAX_FIELD_LENGTH = 2**20
+#: Bytes of one JSON document (JSON arrays, COCO, Visual Dialog JSON), which is parsed whole.
+MAX_JSON_BYTES = 512 * 2**20
+#: A compressed source may expand to this many times the compressed bytes read so far (once
+#: past 4 MiB) and no more.
+MAX_EXPANSION = 200.0
+_EXPANSION_FLOOR = 4 * 2**20
+# Compressed bytes are read in small blocks so that the ratio is measured early.
+_COMPRESSED_BLOCK = 1 << 14
+_LIMITS = {
+    "allow_outside_root": False,
+    "max_record_length": MAX_RECORD_LENGTH,
+    "max_field_length": MAX_FIELD_LENGTH,
+    "max_json_bytes": MAX_JSON_BYTES,
+    "max_expansion": MAX_EXPANSION,
+}
+
 
 @dataclass
 class SourceSpec:
@@ -89,6 +111,17 @@ class SourceSpec:
     without either, rows are labelled with the file's stem. Relative image paths are looked
     up under ``image_root`` (default: the source's folder) and stored as absolute paths when
     the file is there; URLs and paths not found are kept as written.
+
+    An image path (or an image folder's file) that leads outside ``image_root`` -- an
+    absolute path elsewhere, ``../`` or a symbolic link -- is refused unless
+    ``allow_outside_root``: a tabular source's row keeps its caption and loses the image (a
+    repair noted on the row), an image folder's record is rejected (``outside_root``).
+
+    Limits (a record or field over them is rejected as ``too_long``; the others stop the
+    source with a :class:`~neco.errors.SourceError`): ``max_record_length`` characters of one
+    record, ``max_field_length`` characters of one field, ``max_json_bytes`` of a JSON
+    document parsed whole, and ``max_expansion``: how many times the compressed bytes read a
+    ``.gz``/``.zst`` source may expand to (0: no limit), against decompression bombs.
 
     >>> SourceSpec("prompts.jsonl", community="prompters").community
     'prompters'
@@ -106,9 +139,35 @@ class SourceSpec:
     dialog_rows: str = "turn"
     header: bool = True
     image_root: str | Path | None = None
+    allow_outside_root: bool = False
+    max_record_length: int = MAX_RECORD_LENGTH
+    max_field_length: int = MAX_FIELD_LENGTH
+    max_json_bytes: int = MAX_JSON_BYTES
+    max_expansion: float = MAX_EXPANSION
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
+        for name in ("max_record_length", "max_field_length", "max_json_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SourceError(
+                    f"The {name!r} option of a source must be a positive int. "
+                    f"Got {value!r} instead."
+                )
+        if (
+            isinstance(self.max_expansion, bool)
+            or not isinstance(self.max_expansion, int | float)
+            or not self.max_expansion >= 0
+        ):
+            raise SourceError(
+                "The 'max_expansion' option of a source must be a number >= 0 (0: no limit). "
+                f"Got {self.max_expansion!r} instead."
+            )
+        if not isinstance(self.allow_outside_root, bool):
+            raise SourceError(
+                "The 'allow_outside_root' option of a source must be a bool. "
+                f"Got {self.allow_outside_root!r} instead."
+            )
         if self.format is not None and self.format not in FORMATS:
             raise SourceError(
                 f"Unknown format {self.format!r} for {self.path}. "
@@ -136,7 +195,8 @@ class SourceSpec:
 
         Accepted, besides the fields: the column options of :data:`COLUMN_OPTIONS`
         (``text_col="caption"`` is ``columns={"text": "caption"}``), ``na_value`` (one value
-        or several, added to ``na_values``) and ``no_header`` (``header=not no_header``).
+        or several, added to ``na_values``), ``no_header`` (``header=not no_header``) and
+        ``max_json_mb`` (``max_json_bytes`` in MiB).
         ``None`` means "not given", so the CLI can pass its defaults through. A name neco does
         not know, the same column role given twice with different columns, or ``community``
         (a label for every row) together with a community column raises
@@ -147,7 +207,9 @@ class SourceSpec:
         >>> spec.columns, spec.na_values, spec.header, spec.delimiter
         ({'text': 'caption'}, ('Image',), True, '\\t')
         """
-        accepted = sorted({*cls.__dataclass_fields__, *COLUMN_OPTIONS, "na_value", "no_header"})
+        accepted = sorted(
+            {*cls.__dataclass_fields__, *COLUMN_OPTIONS, "na_value", "no_header", "max_json_mb"}
+        )
         accepted.remove("path")
         unknown = sorted(set(options) - set(accepted))
         if unknown:
@@ -198,6 +260,13 @@ class SourceSpec:
             *_text_values(given.pop("na_values", ())),
             *_text_values(given.pop("na_value", ())),
         ]
+        if "max_json_mb" in given:
+            megabytes = given.pop("max_json_mb")
+            if isinstance(megabytes, bool) or not isinstance(megabytes, int):
+                raise SourceError(
+                    f"The 'max_json_mb' option of a source must be an int. Got {megabytes!r}."
+                )
+            given.setdefault("max_json_bytes", megabytes * 2**20)
         if "no_header" in given:
             no_header = given.pop("no_header")
             if "header" in given and bool(given["header"]) == bool(no_header):
@@ -209,11 +278,18 @@ class SourceSpec:
         return cls(path, columns=columns, na_values=tuple(dict.fromkeys(na_values)), **given)
 
     def options(self) -> dict[str, Any]:
-        """The reading options as plain JSON-able values (for the manifest)."""
+        """The reading options as plain JSON-able values (for the manifest).
+
+        Limits left at their defaults are omitted, so that a source ingested before they
+        existed is still recognised as the same source read the same way.
+        """
         out = asdict(self)
         out["path"] = str(self.path)
         out["na_values"] = list(self.na_values)
         out["image_root"] = None if self.image_root is None else str(self.image_root)
+        for name, default in _LIMITS.items():
+            if out[name] == default:
+                del out[name]
         return out
 
 
@@ -269,6 +345,9 @@ def sha256_of(path: Path) -> str:
     """
     if not path.exists():
         raise SourceError(f"Source not found: {path}. Expected a file or folder that exists.")
+    if not path.is_dir() and not path.is_file():
+        # A FIFO or a device (/dev/zero) would be read forever.
+        raise SourceError(f"{path} is not a regular file or folder. Expected a file to read.")
     if path.is_dir():
         digest = hashlib.sha256()
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -314,17 +393,71 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
-def open_bytes(path: Path) -> IO[bytes]:
-    """Open a file for reading bytes, decompressing ``.gz`` and ``.zst`` transparently."""
+class _ExpansionGuard(io.RawIOBase):
+    """A decompressed stream that stops with a :class:`SourceError` when it has expanded more
+    than ``ratio`` times the compressed bytes read so far (once past 4 MiB).
+
+    A few hundred kilobytes of ``.zst`` can expand to gigabytes of short rows; text compresses
+    5 to 20 times, so only a decompression bomb reaches the ratio (see
+    ``SourceSpec.max_expansion``). Measured as it goes, a bomb is stopped after a few MiB,
+    whatever the size of the file.
+    """
+
+    def __init__(
+        self, raw: IO[bytes], compressed: CountingReader, path: Path, ratio: float
+    ) -> None:
+        self._raw = raw
+        self._compressed = compressed
+        self._path = path
+        self._ratio = ratio
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        if self.count > _EXPANSION_FLOOR and self.count > self._ratio * self._compressed.count:
+            raise SourceError(
+                f"{self._path} expands more than {self._ratio:g} times: {self.count:,} bytes "
+                f"from the first {self._compressed.count:,} compressed bytes. A decompression "
+                "bomb, or data far more repetitive than text; expected a compressed corpus. "
+                "If it is one, pass --max-expansion 0."
+            )
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        self._compressed.close()
+        super().close()
+
+
+def open_bytes(path: Path, max_expansion: float = MAX_EXPANSION) -> IO[bytes]:
+    """Open a file for reading bytes, decompressing ``.gz`` and ``.zst`` transparently.
+
+    A compressed file may expand to ``max_expansion`` times the compressed bytes read so far
+    (once past 4 MiB; 0: no limit) before reading stops with a :class:`SourceError`.
+    """
+    if path.suffix not in (".gz", ".zst"):
+        return path.open("rb")
+    compressed = CountingReader(path.open("rb"))
+    raw: IO[bytes]
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if path.suffix == ".zst":
+        buffered = io.BufferedReader(compressed, _COMPRESSED_BLOCK)  # GzipFile reads 8 KiB
+        raw = gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[assignment]
+    else:
         import zstandard
 
         # Reddit dumps are compressed with a 2 GiB window.
         decompressor = zstandard.ZstdDecompressor(max_window_size=2**31)
-        return decompressor.stream_reader(path.open("rb"), closefd=True)
-    return path.open("rb")
+        raw = decompressor.stream_reader(
+            cast(IO[bytes], compressed), read_size=_COMPRESSED_BLOCK, closefd=True
+        )
+    ratio = max_expansion or float("inf")  # the guard also closes the compressed file
+    return io.BufferedReader(_ExpansionGuard(raw, compressed, path, ratio), 1 << 16)
 
 
 def logical_suffix(path: Path) -> str:
@@ -336,7 +469,7 @@ def logical_suffix(path: Path) -> str:
 
 
 def head_bytes(path: Path, n: int = 1 << 20) -> bytes:
-    with open_bytes(path) as fh:
+    with open_bytes(path, max_expansion=0) as fh:  # a bounded read needs no bomb guard
         return fh.read(n)
 
 
@@ -349,6 +482,9 @@ class EncodingChoice:
 
     encoding: str
     note: str | None = None
+
+
+_CESU8 = re.compile(rb"\xed[\xa0-\xbf][\x80-\xbf]")
 
 
 def _looks_utf16(sample: bytes) -> str | None:
@@ -407,6 +543,11 @@ def detect_encoding(sample: bytes, requested: str | None = None) -> EncodingChoi
         return EncodingChoice(utf16, "no byte-order mark; decoded as UTF-16 from its NUL pattern")
     if _valid_utf8_prefix(sample):
         return EncodingChoice("utf-8")
+    # Surrogates encoded as UTF-8 (CESU-8, or Java's "modified UTF-8") are UTF-8 in all but
+    # name: the rows holding them are rejected, the rest of the file is read as UTF-8.
+    without_cesu, cesu = _CESU8.subn(b"", sample)
+    if cesu and _valid_utf8_prefix(without_cesu):
+        return EncodingChoice("utf-8", f"UTF-8 with {cesu} CESU-8 surrogate(s) in the first MiB")
     decoded = sample.decode("utf-8", "surrogateescape")
     stray = sum("\udc80" <= ch <= "\udcff" for ch in decoded)
     multibyte = sum(ch > "\x7f" and not "\udc80" <= ch <= "\udcff" for ch in decoded)
@@ -421,9 +562,11 @@ def detect_encoding(sample: bytes, requested: str | None = None) -> EncodingChoi
     return EncodingChoice("cp1252", "not valid UTF-8; decoded as cp1252 (fallback)")
 
 
-def open_text(path: Path, choice: EncodingChoice) -> tuple[io.TextIOWrapper, CountingReader]:
+def open_text(
+    path: Path, choice: EncodingChoice, max_expansion: float = MAX_EXPANSION
+) -> tuple[io.TextIOWrapper, CountingReader]:
     """Open a text source decoded as ``choice``; the counter reports bytes read so far."""
-    counter = CountingReader(open_bytes(path))
+    counter = CountingReader(open_bytes(path, max_expansion))
     errors = "surrogateescape" if choice.encoding.startswith("utf-8") else "strict"
     if choice.encoding in ("cp1252",):
         errors = "surrogateescape"
@@ -480,7 +623,7 @@ def _iter_dir_files(path: Path) -> Iterator[Path]:
     return (p for p in path.rglob("*") if p.is_file())
 
 
-def detect_format(path: Path) -> str:
+def detect_format(path: Path, max_json_bytes: int = MAX_JSON_BYTES) -> str:
     """Recognise a source's format from its content and extension.
 
     Raises :class:`SourceError` for a missing path or a format neco does not read.
@@ -510,7 +653,7 @@ def detect_format(path: Path) -> str:
         return _jsonl_kind(sample)
     if suffix == ".json" or kind is not None:
         # One JSON document (possibly on one line), or JSON lines saved under .json.
-        return _detect_json_document(path, sample)
+        return _detect_json_document(path, sample, max_json_bytes)
     if suffix in _EXT_FORMAT:
         return _EXT_FORMAT[suffix]
     if suffix in (".txt", ""):
@@ -526,15 +669,56 @@ def detect_format(path: Path) -> str:
     )
 
 
-def _detect_json_document(path: Path, sample: bytes) -> str:
-    with open_bytes(path) as fh:
-        data = fh.read()
+def _second_json_line(sample: bytes) -> bool:
+    rest = sample.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)
+    if len(rest) < 2:
+        return False
+    second = rest[1].lstrip(b" \t\r\n").split(b"\n", 1)
+    if len(second) < 2:  # the second line may be cut short by the end of the sample
+        return False
+    try:
+        json.loads(second[0])
+    except ValueError:
+        return False
+    return True
+
+
+def json_too_large(path: Path, limit: int) -> SourceError:
+    """The error for a JSON document that is too large to parse whole."""
+    return SourceError(
+        f"{path} is a JSON document larger than {limit / 2**20:,.0f} MiB, which neco would "
+        "have to hold in memory whole. Expected a smaller document: convert it to JSON lines "
+        "(jq -c '.[]' file.json > file.jsonl, read as a stream) or raise --max-json-mb."
+    )
+
+
+def json_too_deep(path: Path) -> SourceError:
+    """The error for a JSON document nested deeper than Python's parser goes."""
+    return SourceError(
+        f"{path} is JSON nested deeper than Python's parser allows (about 1,000 levels). "
+        "Expected records of captions: a list of flat objects."
+    )
+
+
+def _detect_json_document(path: Path, sample: bytes, max_json_bytes: int) -> str:
+    lines = _first_json_value_kind(sample) == "lines"
+    if lines and _second_json_line(sample):
+        # Two JSON values on their own lines: JSON lines, whatever the extension says.
+        return _jsonl_kind(sample)
+    with open_bytes(path, max_expansion=0) as fh:  # bounded by max_json_bytes
+        data = fh.read(max_json_bytes + 1)
+    if len(data) > max_json_bytes:
+        if lines:  # JSON lines are streamed, whatever their size
+            return _jsonl_kind(sample)
+        raise json_too_large(path, max_json_bytes)
     try:
         doc = json.loads(data.decode(detect_encoding(sample).encoding, "replace"))
+    except RecursionError as exc:
+        raise json_too_deep(path) from exc
     except ValueError as exc:
-        if _first_json_value_kind(sample) == "lines":
+        if lines:
             return _jsonl_kind(sample)
-        raise SourceError(f"{path} is not valid JSON: {exc}") from exc
+        raise SourceError(f"{path} is not valid JSON: {shorten(str(exc))}") from exc
     if isinstance(doc, dict):
         if isinstance(doc.get("annotations"), list) and isinstance(doc.get("images"), list):
             return "coco"

@@ -589,6 +589,84 @@ def _weight_files(folder: Path, stem: str) -> tuple[Path, ...]:
     return tuple(sorted(folder.glob(f"{stem}-*-of-*.safetensors")))
 
 
+# A safetensors file starts with the length of its JSON header (8 bytes, little-endian) and
+# then the header itself; a pickle (torch.save's zip, or a bare pickle) cannot look like that.
+_MAX_HEADER = 100 * 2**20
+
+
+def _check_safetensors_file(path: Path) -> None:
+    """Refuse ``path`` unless it begins as a safetensors file does (before any loader opens
+    it: transformers falls back to ``torch.load`` for what is not safetensors)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(9)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise NecoError(f"Cannot read the weights {path}: {exc.strerror or exc}.") from exc
+    length = int.from_bytes(head[:8], "little") if len(head) == 9 else -1
+    if not (0 < length <= min(_MAX_HEADER, size - 8)) or head[8:9] != b"{":
+        kind = "a zip archive (torch.save)" if head.startswith(b"PK") else "not safetensors"
+        raise NecoError(
+            f"{path} is named .safetensors but is {kind}: its first bytes are {head[:9]!r}. "
+            "neco loads safetensors only and never unpickles weights. Expected the "
+            "safetensors file from the model's repository (neco models pull NAME)."
+        )
+
+
+def check_weight_files(folder: Path, stem: str) -> tuple[Path, ...]:
+    """The safetensors files a loader will read for ``stem`` in ``folder``, checked first.
+
+    One ``{stem}.safetensors``, or the shards that ``{stem}.safetensors.index.json`` names,
+    each a ``.safetensors`` file in ``folder``; every file must begin as safetensors does.
+    Anything else -- an index naming ``.bin`` shards (which transformers would hand to
+    ``torch.load``), a pickle renamed ``.safetensors``, shards without their index -- is a
+    :class:`NecoError` before any file is handed to transformers or diffusers.
+    """
+    single = folder / f"{stem}.safetensors"
+    index = folder / f"{stem}.safetensors.index.json"
+    if single.is_file():
+        files: tuple[Path, ...] = (single,)
+    elif index.is_file():
+        try:
+            weight_map = json.loads(index.read_text("utf-8")).get("weight_map")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise NecoError(f"{index} is not a safetensors index: {exc}.") from exc
+        names = sorted(set(weight_map.values())) if isinstance(weight_map, dict) else []
+        bad = [
+            n
+            for n in names
+            if not isinstance(n, str) or not n.endswith(".safetensors") or Path(n).name != n
+        ]
+        if not names or bad:
+            raise NecoError(
+                f"{index} names {', '.join(map(repr, bad[:3])) or 'no shards'}. Expected "
+                "shards that are .safetensors files beside it; neco never loads pickled "
+                "(.bin, .pt, .ckpt) weights."
+            )
+        missing = [n for n in names if not (folder / n).is_file()]
+        if missing:
+            raise NecoError(
+                f"{index} names shards that are not in {folder}: {', '.join(missing[:3])}. "
+                "Copy the complete folder (neco models pull NAME)."
+            )
+        files = tuple(folder / n for n in names)
+    else:
+        shards = sorted(folder.glob(f"{stem}-*-of-*.safetensors"))
+        if shards:
+            raise NecoError(
+                f"{folder} holds the shards {shards[0].name}, ... without their index "
+                f"{index.name}, which says which tensor is in which shard. Copy the index "
+                "from the model's repository too."
+            )
+        raise NecoError(
+            f"{folder} has no {single.name} (nor {index.name} with its shards). Expected "
+            "the safetensors weights; neco never loads pickled weights."
+        )
+    for file in files:
+        _check_safetensors_file(file)
+    return files
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -757,6 +835,7 @@ def _load_vae(path: Path, choice: DeviceChoice, model_class: str | None) -> tupl
     or from TAESD's original layout; returns the model and the layout read."""
     if _diffusers_vae_fits(path, model_class):
         diffusers = require("diffusers", "models")
+        check_weight_files(path, "diffusion_pytorch_model")
         config = _read_config(path) or {}
         class_name = config.get("_class_name") or model_class or "AutoencoderKL"
         notices = logging.getLogger("diffusers.configuration_utils")
@@ -792,8 +871,9 @@ def _load_from(
     if kind in ("text_encoder", "clip"):
         transformers = require("transformers", "models")
         cls = transformers.CLIPTextModel if kind == "text_encoder" else transformers.CLIPModel
+        files = check_weight_files(path, "model")
         model = cls.from_pretrained(path, **_transformers_kwargs(choice))
-        return _finish(model, choice), "transformers", _weight_files(path, "model")
+        return _finish(model, choice), "transformers", files
     if kind == "clip_processor":
         transformers = require("transformers", "models")
         # transformers 5: CLIPImageProcessor is the torchvision backend and logs a warning when
@@ -813,8 +893,8 @@ def _load_from(
         return model, layout, _weight_files(path, "diffusion_pytorch_model")
     if kind == "unet":
         diffusers = require("diffusers", "models")
+        files = check_weight_files(path, "diffusion_pytorch_model")
         model = diffusers.UNet2DConditionModel.from_pretrained(path, **_diffusers_kwargs(choice))
-        files = _weight_files(path, "diffusion_pytorch_model")
         return _finish(_use_sdpa_processors(model), choice), "diffusers", files
     if kind == "scheduler":
         return _load_scheduler(path), "diffusers", ()

@@ -25,8 +25,11 @@ becomes ``v / 127.5 - 1``. Every file goes through the same steps:
    filter, the filter of diffusers' own image processor. Small images are upscaled.
 
 Images are untrusted input. Nothing is fetched from the network: a path that looks like a URL
-(``scheme://...``, ``file://`` included) is reported as ``"remote image not fetched"``. Before
-any pixel is decoded, the size in the file's header is checked against ``max_pixels``
+(``scheme://...``, ``file://`` included) is reported as ``"remote image not fetched"``. Given
+``roots`` (the workspace's image roots, :meth:`neco.workspace.Workspace.image_roots`), a path
+that leads outside all of them -- symbolic links followed, ``..`` resolved -- is not opened
+(``"outside the image root"``): a corpus from a stranger cannot make neco read ``/etc/shadow``.
+Before any pixel is decoded, the size in the file's header is checked against ``max_pixels``
 (default 64 megapixels) to defuse decompression bombs; Pillow's own guard
 (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 megapixels, which refuses images above twice that)
 still applies on top, and its refusals are reported the same way. Decoding failures are reported
@@ -106,6 +109,8 @@ REASONS: dict[str, str] = {
     "too large": "width x height exceeds the pixel limit (a possible decompression bomb)",
     "unsupported image mode": "Pillow cannot convert the image's pixel format to RGB",
     "remote image not fetched": "the path is a URL; neco never downloads images",
+    "outside the image root": "the path (links followed) leads outside the folders images may "
+    "come from",
 }
 
 # A scheme of two or more letters, so that a Windows drive ("C://...") is not taken for one.
@@ -144,14 +149,19 @@ class ImageResult:
 
 
 def read_images(
-    paths: Sequence[str], *, size: int = 512, max_pixels: int = DEFAULT_MAX_PIXELS
+    paths: Sequence[str],
+    *,
+    size: int = 512,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    roots: Sequence[str | os.PathLike[str]] | None = None,
 ) -> tuple[np.ndarray, list[ImageResult]]:
     """Read images as float32 ``(n_ok, 3, size, size)`` in ``[-1, 1]``, plus one result per path.
 
     The array holds the images that could be read, in input order; ``results[i]`` says what
     happened to ``paths[i]``. See the module docstring for the conversion steps and the
     reasons. The array takes ``n x 3 x size^2 x 4`` bytes (3 MiB per image at 512), so read a
-    large corpus in chunks of paths.
+    large corpus in chunks of paths. With ``roots``, only files under one of those folders
+    (after following links) are opened.
 
     >>> arr, results = read_images(["https://example.org/cat.jpg"], size=8)
     >>> arr.shape, arr.dtype
@@ -177,6 +187,7 @@ def read_images(
         raise NecoError(
             "read_images expects a list of paths; found a single string. Pass [path] instead."
         )
+    allowed = None if roots is None else [os.path.realpath(r) for r in roots]
     image_mod = require("PIL.Image", "models")
     out = np.empty((len(paths), 3, size, size), dtype=np.float32)
     results: list[ImageResult] = []
@@ -188,6 +199,9 @@ def read_images(
                 "Drop captions without an image before reading images."
             )
         path = os.fspath(raw)
+        if allowed is not None and not _URL.match(str(path)) and not _inside(str(path), allowed):
+            results.append(ImageResult(str(path), False, "outside the image root", None, None))
+            continue
         result, rgb = _read_one(image_mod, str(path), size, int(max_pixels))
         results.append(result)
         if rgb is not None:
@@ -198,6 +212,15 @@ def read_images(
     images /= np.float32(127.5)
     images -= np.float32(1.0)
     return images, results
+
+
+def _inside(path: str, roots: Sequence[str]) -> bool:
+    """Whether ``path``, links followed, lies under one of ``roots`` (already real paths)."""
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):  # a NUL in the path
+        return False
+    return any(os.path.commonpath([real, root]) == root for root in roots)
 
 
 def _fail(

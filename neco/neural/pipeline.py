@@ -415,7 +415,9 @@ def _run_latents(ctx: StageContext) -> StageOutput:
     with_images = frame[frame["image"].notna()].drop_duplicates("image")
     if with_images.empty:
         raise StageSkipped("no sampled caption has an image")
-    pixels, results = read_images(with_images["image"].tolist(), size=ctx.params["image_size"])
+    pixels, results = read_images(
+        with_images["image"].tolist(), size=ctx.params["image_size"], roots=ctx.ws.image_roots()
+    )
     if not any(r.ok for r in results):
         raise StageSkipped(f"none of the {len(results)} sampled images could be read")
     vae_spec = ctx.params["vae"] or ctx.params["components"]

@@ -54,8 +54,10 @@ References
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import numbers
 import os
+import re
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -922,19 +924,74 @@ def _plain_attrs(records: Iterable[dict[str, Any]]) -> None:
                 record[name] = convert(record[name])
 
 
+# The characters XML 1.0 allows (https://www.w3.org/TR/xml/#charsets). Anything else -- a
+# control character in an author name, U+FFFE in a term, a lone surrogate -- makes the whole
+# file unreadable for Gephi and networkx.
+_XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 forbids written as ``\\xNN`` or ``\\uNNNN``.
+
+    >>> xml_safe("kite\\x01\\ufffe")
+    'kite\\\\x01\\\\ufffe'
+    """
+    return _XML_FORBIDDEN.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
+def _xml_ids(nodes: Iterable[Hashable]) -> dict[Hashable, str]:
+    """Each node's id as XML-safe text, one-to-one: when two nodes would get the same text
+    (``1`` and ``"1"``, or a control character and its escape written out), both get a short
+    hash of the original as suffix."""
+    texts = {node: xml_safe(str(node)) for node in nodes}
+    counts: dict[str, int] = {}
+    for text in texts.values():
+        counts[text] = counts.get(text, 0) + 1
+    return {
+        node: text if counts[text] == 1 else f"{text}#{_short_hash(repr(node))}"
+        for node, text in texts.items()
+    }
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()[:8]
+
+
+def _xml_attrs(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with XML-safe attribute names (values are made safe after coercion)."""
+    return {xml_safe(str(name)): value for name, value in record.items()}
+
+
 def _plain_copy(graph: nx.Graph) -> nx.Graph:
+    """A copy fit for GEXF and GraphML: plain attribute values (see :func:`export_graph`),
+    node ids, attribute names and text values XML-safe (:func:`xml_safe`), ids one-to-one."""
+    ids = _xml_ids(graph.nodes)
     copy = graph.__class__()
-    copy.graph.update({k: v for k, v in graph.graph.items()})
-    copy.add_nodes_from((n, dict(d)) for n, d in graph.nodes(data=True))
+    copy.graph.update(_xml_attrs(dict(graph.graph)))
+    copy.add_nodes_from((ids[n], _xml_attrs(d)) for n, d in graph.nodes(data=True))
     if graph.is_multigraph():
         copy.add_edges_from(
-            (a, b, key, dict(d)) for a, b, key, d in graph.edges(keys=True, data=True)
+            (ids[a], ids[b], xml_safe(key) if isinstance(key, str) else key, _xml_attrs(d))
+            for a, b, key, d in graph.edges(keys=True, data=True)
         )
     else:
-        copy.add_edges_from((a, b, dict(d)) for a, b, d in graph.edges(data=True))
+        copy.add_edges_from((ids[a], ids[b], _xml_attrs(d)) for a, b, d in graph.edges(data=True))
     _plain_attrs(iter([copy.graph]))
     _plain_attrs(d for _, d in copy.nodes(data=True))
     _plain_attrs(d for *_, d in copy.edges(data=True))
+    for record in (copy.graph, *(d for _, d in copy.nodes(data=True))):
+        for name, value in record.items():  # str() of other values may bring new characters
+            if isinstance(value, str):
+                record[name] = xml_safe(value)
+    for *_, record in copy.edges(data=True):
+        for name, value in record.items():
+            if isinstance(value, str):
+                record[name] = xml_safe(value)
     return copy
 
 
@@ -980,7 +1037,10 @@ def export_graph(graph: nx.Graph, path: str | Path) -> list[Path]:
       attribute values are first coerced on a copy -- numpy scalars to Python values, None
       dropped, anything other than bool/int/float/str written as str, and an attribute holding
       both ints and floats made float (other mixtures str) -- so that ``networkx.read_gexf`` and
-      ``read_graphml`` read them back. Node ids are written as strings.
+      ``read_graphml`` read them back. Node ids are written as strings. Characters XML 1.0
+      forbids (control characters, U+FFFE, U+FFFF, lone surrogates) are written as ``\\xNN``
+      or ``\\uNNNN`` in ids, attribute names and values (:func:`xml_safe`); ids that would
+      then coincide get a short hash suffix, so each node keeps its own id.
     - ``.parquet``: the two tables of :func:`graph_tables`, as ``<stem>.nodes.parquet`` and
       ``<stem>.edges.parquet`` beside ``path`` (``path`` itself is not written).
 

@@ -404,9 +404,9 @@ def concordance(
     from neco.social.pipeline import load_tokens
 
     selection = select(ws, communities=[community] if community else None, where=where)
-    tokens = load_tokens(ws)
-    if where is not None:
-        tokens = _only(tokens, selection.frame["id"])
+    # Always: tokens of captions no longer in the corpus (a corpus changed outside neco) have
+    # no text to show; stale_warning says why they are missing.
+    tokens = _only(load_tokens(ws), selection.frame["id"])
     return kwic(selection.frame, tokens, term, community=community, width=width, sort=sort)
 
 

@@ -111,10 +111,11 @@ def test_sources_from_options_unknown_name_lists_accepted_names():
         SourceSpec.from_options("a.csv", txt_col="caption", size=3)
     assert str(err.value) == (
         "Unknown source option(s): 'size', 'txt_col' (did you mean 'text_col'?). "
-        "Expected any of: author_col, columns, community, community_col, delimiter, "
-        "dialog_rows, encoding, format, header, id_col, id_prefix, image_col, image_root, "
-        "lang, lang_col, na_value, na_values, no_header, parent_col, text_col, thread_col, "
-        "time_col."
+        "Expected any of: allow_outside_root, author_col, columns, community, "
+        "community_col, delimiter, dialog_rows, encoding, format, header, id_col, "
+        "id_prefix, image_col, image_root, lang, lang_col, max_expansion, "
+        "max_field_length, max_json_bytes, max_json_mb, max_record_length, na_value, na_values, "
+        "no_header, parent_col, text_col, thread_col, time_col."
     )
 
 
@@ -158,7 +159,7 @@ def test_sources_cli_ingest_options_are_all_accepted():
     from neco import cli
 
     accepted = set(COLUMN_OPTIONS) | set(SourceSpec.__dataclass_fields__) | {"na_value"}
-    accepted |= {"no_header"}
+    accepted |= {"no_header", "max_json_mb"}
     not_source = {"sources", "workspace", "recipe", "as_json"}
     options = set(inspect.signature(cli.ingest).parameters) - not_source
     assert options <= accepted, options - accepted

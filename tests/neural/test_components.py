@@ -425,9 +425,9 @@ def test_components_taesd_diffusers_layout_and_registered_name(
 ) -> None:
     vae, info = comp.load_vae(taesd_diffusers_dir, CPU)
     assert isinstance(vae, diffusers.AutoencoderTiny) and info.layout == "diffusers"
-    # Through the registered name: the hub cache, or --components.
-    with pytest.raises(NecoError, match=r"Weights for taesd/vae \(madebyollin/taesd\)"):
-        comp.load_vae("taesd", CPU)
+    # Through the registered name: --components, the hub cache, then the copy neco ships.
+    _, info = comp.load_vae("taesd", CPU)
+    assert info.path == str(comp.BUNDLED["taesd/vae"]) and info.weights == "pretrained"
     vae, info = comp.load_vae("taesd", CPU, local=taesd_original_dir)
     assert info.name == "taesd/vae" and info.source == "madebyollin/taesd"
     assert info.layout == "taesd-original"
@@ -445,8 +445,9 @@ def test_components_kl_vae_slots_refuse_taesd(
     for folder in (taesd_original_dir, taesd_diffusers_dir):
         with pytest.raises(NecoError, match="Weights for sd15/vae"):
             comp.locate(comp.COMPONENT_SETS["sd15"]["vae"], folder)
-    with pytest.raises(NecoError, match="Weights for taesd/vae"):
-        comp.locate(comp.COMPONENT_SETS["taesd"]["vae"], pipeline_dir / "vae")
+    # A KL-VAE folder is no TAESD: the lookup passes over it to neco's own copy.
+    found = comp.locate(comp.COMPONENT_SETS["taesd"]["vae"], pipeline_dir / "vae")
+    assert found == comp.BUNDLED["taesd/vae"]
 
 
 def test_components_pipeline_folder_with_taesd_as_its_vae(
@@ -544,7 +545,7 @@ def test_components_info_records_ids_classes_and_random_weights(pipeline_dir: Pa
 def test_components_info_known_and_unverified_weights(tmp_path: Path) -> None:
     # Files whose digests are in neco's table are a release; the same architecture with
     # other weights and no marker is of unknown origin.
-    real = Path(__file__).resolve().parents[1] / "data" / "taesd"
+    real = comp.BUNDLED["taesd/vae"]
     _, info = comp.load_vae(real, CPU)
     assert info.weights == "pretrained" and "TAESD encoder" in info.evidence
     assert dict(info.sha256) == {
@@ -611,3 +612,72 @@ def test_components_info_bundled_tokenizer_and_foreign_objects(
     assert info["tokenizer"].weights == "none"
     with pytest.raises(NecoError, match="Expected a component loaded by neco"):
         comp.info_of(tiny.tiny_vae())
+
+
+# --------------------------------------------------------------------------- pickles refused
+
+
+def _text_encoder_copy(pipeline_dir: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "pipe"
+    shutil.copytree(pipeline_dir, folder)
+    return folder
+
+
+def test_components_weights_that_are_not_safetensors_are_refused_before_loading(
+    pipeline_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetensors.torch import load_file
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("torch.load was called: a pickle was handed to a loader")
+
+    monkeypatch.setattr(torch, "load", never)
+    weights = load_file(pipeline_dir / "text_encoder" / "model.safetensors")
+
+    # 1. an index naming .bin shards, which transformers would torch.load
+    bins = _text_encoder_copy(pipeline_dir, tmp_path / "bins") / "text_encoder"
+    (bins / "model.safetensors").unlink()
+    torch.save(weights, bins / "pytorch_model-00001-of-00001.bin")
+    index = {
+        "metadata": {},
+        "weight_map": dict.fromkeys(weights, "pytorch_model-00001-of-00001.bin"),
+    }
+    (bins / "model.safetensors.index.json").write_text(json.dumps(index))
+    with pytest.raises(
+        NecoError, match=r"names 'pytorch_model-00001-of-00001.bin'. Expected shards"
+    ):
+        comp.load_set(bins.parent, kinds=["text_encoder"], device=CPU)
+
+    # 2. a pickle (torch.save's zip) renamed .safetensors
+    renamed = _text_encoder_copy(pipeline_dir, tmp_path / "renamed") / "text_encoder"
+    torch.save(weights, renamed / "model.safetensors")
+    with pytest.raises(
+        NecoError, match=r"is named .safetensors but is a zip archive \(torch.save\)"
+    ):
+        comp.load_set(renamed.parent, kinds=["text_encoder"], device=CPU)
+
+    # 3. shards without the index that maps tensors to them
+    shards = _text_encoder_copy(pipeline_dir, tmp_path / "shards") / "unet"
+    (shards / "diffusion_pytorch_model.safetensors").rename(
+        shards / "diffusion_pytorch_model-00001-of-00001.safetensors"
+    )
+    with pytest.raises(NecoError, match=r"without their index diffusion_pytorch_model"):
+        comp.load_set(shards.parent, kinds=["unet"], device=CPU)
+
+
+def test_components_check_weight_files_accepts_a_complete_index(
+    pipeline_dir: Path, tmp_path: Path
+) -> None:
+    folder = _text_encoder_copy(pipeline_dir, tmp_path) / "text_encoder"
+    (folder / "model.safetensors").rename(folder / "model-00001-of-00001.safetensors")
+    with pytest.raises(NecoError, match="without their index"):
+        comp.check_weight_files(folder, "model")
+    index = {"weight_map": {"a": "model-00001-of-00001.safetensors"}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert comp.check_weight_files(folder, "model") == (
+        folder / "model-00001-of-00001.safetensors",
+    )
+    index["weight_map"]["b"] = "../elsewhere.safetensors"
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    with pytest.raises(NecoError, match=r"'\.\./elsewhere\.safetensors'"):
+        comp.check_weight_files(folder, "model")

@@ -395,3 +395,33 @@ def test_images_metric_arguments_checked() -> None:
         ssim(np.zeros((1, 3, 10, 16)), np.zeros((1, 3, 10, 16)))
     with pytest.raises(NecoError, match="data_range"):
         ssim(a, a, data_range=0)
+
+
+def test_images_paths_outside_the_roots_are_not_opened(tmp_path: Path) -> None:
+    # A corpus names /etc files, "../" escapes and a link out of the image folder; none may be
+    # opened, while the image inside the root is read as before.
+    root = tmp_path / "images"
+    root.mkdir()
+    inside = root / "solid.png"
+    inside.write_bytes((IMAGES / "solid_rgb.png").read_bytes())
+    secret = tmp_path / "secret.png"
+    secret.write_bytes((IMAGES / "solid_rgb.png").read_bytes())
+    (root / "link.png").symlink_to(secret)
+    paths = [
+        str(inside),
+        "/etc/passwd",
+        str(root / ".." / "secret.png"),
+        str(root / "link.png"),
+        "https://example.org/a.png",
+    ]
+    arr, results = read_images(paths, size=8, roots=[root])
+    assert arr.shape == (1, 3, 8, 8)
+    assert [r.reason for r in results] == [
+        None,
+        "outside the image root",
+        "outside the image root",
+        "outside the image root",
+        "remote image not fetched",
+    ]
+    _, unrestricted = read_images(paths[2:4], size=8)  # no roots: the caller decides
+    assert [r.ok for r in unrestricted] == [True, True]
