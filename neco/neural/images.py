@@ -199,7 +199,13 @@ def read_images(
                 "Drop captions without an image before reading images."
             )
         path = os.fspath(raw)
-        if allowed is not None and not _URL.match(str(path)) and not _inside(str(path), allowed):
+        # A path that names nothing is simply missing; one that exists must lie under a root.
+        if (
+            allowed is not None
+            and not _URL.match(str(path))
+            and os.path.lexists(path)
+            and not _inside(str(path), allowed)
+        ):
             results.append(ImageResult(str(path), False, "outside the image root", None, None))
             continue
         result, rgb = _read_one(image_mod, str(path), size, int(max_pixels))
