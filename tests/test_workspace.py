@@ -621,3 +621,17 @@ def test_workspace_sql_reads_half_float_vectors(sql_ws):
     )
     rows = sql_ws.sql("SELECT id, pooled[2] AS second FROM neural_text_pooled ORDER BY id")
     assert rows.to_pylist() == [{"id": "a", "second": -1.25}, {"id": "b", "second": 0.125}]
+
+
+def test_workspace_language_column_can_also_be_the_community(tmp_path):
+    source = tmp_path / "two_languages.csv"
+    source.write_text(
+        "text,lang\nEin Reiher im Nebel,de\nA heron in the fog,en\n", encoding="utf-8"
+    )
+    ws = Workspace(tmp_path / "ws")
+    ws.ingest([SourceSpec.from_options(source, community_col="lang")])
+    rows = ws.sql("SELECT text, community, lang FROM corpus ORDER BY text").to_pylist()
+    assert rows == [
+        {"text": "A heron in the fog", "community": "en", "lang": "en"},
+        {"text": "Ein Reiher im Nebel", "community": "de", "lang": "de"},
+    ]

@@ -32,6 +32,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "message",
         "selftext",
         "tweet",
+        "title",  # reddit image posts: the title is the caption
     ),
     "id": (
         "id",
@@ -80,7 +81,17 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "time",
         "tweet_date",
     ),
-    "image": ("image", "image_path", "image_url", "file_name", "filename", "img", "image_file"),
+    # A URL is kept as the image's reference and never fetched (the latents stage says so).
+    "image": (
+        "image",
+        "image_path",
+        "image_url",
+        "file_name",
+        "filename",
+        "img",
+        "image_file",
+        "url",
+    ),
     "lang": ("lang", "language", "locale"),
 }
 
@@ -110,6 +121,10 @@ def map_columns(
     {'text': 'Caption', 'id': 'post_id', 'parent': 'reply_to'}
     >>> map_columns(["a", "b"], {"text": "b"})
     {'text': 'b'}
+    >>> map_columns(["text", "lang"], {"community": "lang"})
+    {'text': 'text', 'community': 'lang', 'lang': 'lang'}
+    >>> map_columns(["title", "url", "score"])
+    {'text': 'title', 'image': 'url'}
     """
     given = dict(given or {})
     unknown_roles = sorted(set(given) - set(ROLES))
@@ -140,7 +155,10 @@ def map_columns(
             continue
         for candidate in CANDIDATES[role]:
             found = by_key.get(_key(candidate))
-            if found is not None and found not in used:
+            # A column can be both the community and the language (--community-col lang):
+            # German rows must still reach the German pipeline.
+            shared = role == "lang" and found is not None and found == mapping.get("community")
+            if found is not None and (found not in used or shared):
                 mapping[role] = found
                 used.add(found)
                 break
