@@ -635,3 +635,14 @@ def test_workspace_language_column_can_also_be_the_community(tmp_path):
         {"text": "A heron in the fog", "community": "en", "lang": "en"},
         {"text": "Ein Reiher im Nebel", "community": "de", "lang": "de"},
     ]
+
+
+def test_workspace_numbers_in_delimited_meta_keep_their_type(tmp_path):
+    source = tmp_path / "posts.csv"
+    source.write_text("title,score,ups,code\nA kite,4431,1.5,007\n", encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    ws.ingest([source])
+    meta = json.loads(ws.sql("SELECT meta FROM corpus").column("meta")[0].as_py())
+    assert meta == {"score": 4431, "ups": 1.5, "code": "007"}  # a leading zero stays text
+    found = ws.sql("SELECT count(*) AS n FROM corpus WHERE (meta->'score')::INT > 4000")
+    assert found.column("n")[0].as_py() == 1

@@ -190,8 +190,25 @@ def _scalar_text(value: Any) -> str | None:
     return None if isinstance(value, dict | list) else str(value)
 
 
-def _meta_json(fields: dict[str, Any], mapped: set[str]) -> str | None:
-    rest = {k: v for k, v in fields.items() if k not in mapped}
+_NUMBER = re.compile(r"-?(0|[1-9]\d{0,15})(\.\d+)?([eE][-+]?\d+)?")
+
+
+def _typed(value: Any) -> Any:
+    """A delimited cell that is a plain number as a number ("4431" -> 4431), so that meta
+    fields filter and sort as numbers; anything else (ids with leading zeros, "1,5") as is.
+
+    >>> [_typed(v) for v in ("4431", "-1.5", "007", "1e3", "12a", "")]
+    [4431, -1.5, '007', 1000.0, '12a', '']
+    """
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        number = float(value)
+        if math.isfinite(number):
+            return int(value) if value.lstrip("-").isdigit() else number
+    return value
+
+
+def _meta_json(fields: dict[str, Any], mapped: set[str], typed: bool = False) -> str | None:
+    rest = {k: (_typed(v) if typed else v) for k, v in fields.items() if k not in mapped}
     if not rest:
         return None
     text = json.dumps(rest, ensure_ascii=False, default=str)
@@ -290,6 +307,7 @@ def build_source(
     if reader.format == "reddit":
         na_values |= {"[removed]", "[deleted]"}
     mapped = set(columns.values())
+    delimited = reader.format in ("csv", "tsv")
     col = columns.get
     text_col = columns["text"]
     # A file name may hold bytes that are not UTF-8 (surrogateescape): store them escaped.
@@ -520,7 +538,8 @@ def build_source(
         c["source"].append(key)
         c["record"].append(rec.record)
         c["line"].append(rec.line)
-        c["meta"].append(_meta_json(fields, mapped))
+        # Delimited text has no types: plain numbers become numbers; JSON keeps its own.
+        c["meta"].append(_meta_json(fields, mapped, typed=delimited))
         c["repairs"].append("; ".join(notes) or None)
         chunk.timestamp_raw.append(cell(fields, "timestamp"))
         chunk_chars += len(text_raw) + len(c["meta"][-1] or "")
