@@ -646,3 +646,17 @@ def test_workspace_numbers_in_delimited_meta_keep_their_type(tmp_path):
     assert meta == {"score": 4431, "ups": 1.5, "code": "007"}  # a leading zero stays text
     found = ws.sql("SELECT count(*) AS n FROM corpus WHERE (meta->'score')::INT > 4000")
     assert found.column("n")[0].as_py() == 1
+
+
+def test_workspace_warns_when_no_image_path_resolves(tmp_path):
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "a.png").write_bytes(b"not really a png")
+    source = tmp_path / "captions.csv"
+    source.write_text("caption,image\nA kite,a.png\nA heron,b.png\n", encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    report = ws.ingest([source])  # forgot --image-root pics
+    assert any("none of the 2 image paths in column 'image'" in n for n in report.sources[0].notes)
+    again = Workspace(tmp_path / "ws2").ingest(
+        [SourceSpec.from_options(source, image_root=tmp_path / "pics")]
+    )
+    assert not any("none of the" in n for n in again.sources[0].notes)  # one of two resolves

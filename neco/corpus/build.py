@@ -555,7 +555,7 @@ def build_source(
         spec=spec,
         format=reader.format,
         encoding=reader.encoding.encoding if reader.encoding else None,
-        notes=list(reader.notes),
+        notes=list(reader.notes) + image_paths.warnings(col("image")),
         columns=columns,
         accepted=memory.table(key, "corpus") if memory else CORPUS_SCHEMA.empty_table(),
         rejected=memory.table(key, "rejected") if memory else REJECTED_SCHEMA.empty_table(),
@@ -584,7 +584,9 @@ class ImagePaths:
         self.root = root
         self.real_root = root.resolve()
         self.allow_outside = allow_outside
-        self._seen: dict[str, str | None] = {}
+        self._seen: dict[str, tuple[str | None, bool]] = {}
+        self.local = 0  # local paths seen (URLs aside), and how many name an existing file
+        self.found = 0
 
     def __call__(self, value: str | None, notes: list[str], repairs: Counter[str]) -> str | None:
         if value is None or "://" in value or value.startswith("data:"):
@@ -593,7 +595,9 @@ class ImagePaths:
             if len(self._seen) > 100_000:  # a cache, not a record of every image
                 self._seen.clear()
             self._seen[value] = self._resolve(value)
-        found = self._seen[value]
+        found, exists = self._seen[value]
+        self.local += 1
+        self.found += exists
         if found is None:
             notes.append(
                 f"image {shorten(escape_undecodable(value), 100)!r} removed: it leads outside "
@@ -602,17 +606,28 @@ class ImagePaths:
             repairs["image_outside_root"] += 1
         return found
 
-    def _resolve(self, value: str) -> str | None:
+    def warnings(self, column: str | None) -> list[str]:
+        """A note when not one local image path names an existing file (a forgotten
+        ``--image-root``, most often)."""
+        if column is None or not self.local or self.found:
+            return []
+        return [
+            f"warning: none of the {self.local:,} image paths in column {column!r} names a file "
+            f"under {self.real_root}; if the images are elsewhere, pass --image-root FOLDER"
+        ]
+
+    def _resolve(self, value: str) -> tuple[str | None, bool]:
+        """(the path to store, or None when it leads outside; whether the file exists)."""
         try:
             candidate = self.root / value
             # resolve() follows symbolic links and removes "..", existing or not.
             real = candidate.resolve()
             exists = candidate.is_file()
         except (OSError, ValueError):  # a NUL in the path, a name too long
-            return value if self.allow_outside else None
+            return (value if self.allow_outside else None), False
         if not self.allow_outside and not real.is_relative_to(self.real_root):
-            return None
-        return str(real) if exists else value
+            return None, False
+        return (str(real) if exists else value), exists
 
 
 def _append_note(repairs: list[str | None], i: int, note: str) -> None:
