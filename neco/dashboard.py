@@ -659,47 +659,13 @@ def filter_terms(
 
 
 def scatter_points(frame: pd.DataFrame, per_panel: int = 600, labels: int = 6) -> pd.DataFrame:
-    """Points of the term-frequency scatter: for each comparison (community against its
-    reference), the ``per_panel`` most frequent terms with their frequency per 10,000
-    counted terms on both sides, and a ``label`` for the ``labels`` most distinctive terms
-    of the community and half as many of the reference.
+    """Points of the term-frequency scatter, as the static figures draw them
+    (:func:`neco.social.figures.scatter_points`): per comparison, the ``per_panel`` most
+    frequent terms with their rates per 10,000 terms on both sides, zero counts spread just
+    below the log axis's floor, and labels for the most distinctive terms of each side."""
+    from neco.social.figures import scatter_points as figure_points
 
-    A count of zero has no place on a log axis: it is drawn at 0.5 to 0.8 (spread by a hash
-    of the term, so that terms never used on that side can be told apart) and ``zero``
-    says which side it was.
-    """
-    import hashlib
-
-    import numpy as np
-    import pandas as pd
-
-    if frame.empty:
-        return frame.assign(rate=[], rest_rate=[], label=[], panel=[], zero=[])
-
-    def floor(terms: pd.Series, counts: pd.Series) -> np.ndarray:
-        digests = [hashlib.md5(str(t).encode(), usedforsecurity=False).hexdigest() for t in terms]
-        spread = np.array([int(d[:6], 16) for d in digests], dtype=float) / 0xFFFFFF
-        return np.where(counts > 0, counts, 0.5 + 0.3 * spread)
-
-    parts = []
-    for (community, reference), group in frame.groupby(["community", "reference"], sort=True):
-        n_focus = max(float(group["count"].sum()), 1.0)
-        n_rest = max(float(group["rest_count"].sum()), 1.0)
-        total = group["count"] + group["rest_count"]
-        top = group.loc[total.sort_values(ascending=False, kind="stable").index[:per_panel]]
-        top = top.assign(
-            rate=floor(top["term"], top["count"]) / n_focus * 10_000,
-            rest_rate=floor(top["term"], top["rest_count"]) / n_rest * 10_000,
-            panel=f"{community} vs {reference}",
-            zero=np.where(top["rest_count"] == 0, "reference", np.where(top["count"] == 0,
-                          "community", "")),
-        )  # fmt: skip
-        ends = set(top.nlargest(labels, "logodds_z")["term"]) | set(
-            top.nsmallest(max(labels // 2, 1), "logodds_z")["term"]
-        )
-        top["label"] = top["term"].where(top["term"].isin(ends), "")
-        parts.append(top)
-    return pd.concat(parts, ignore_index=True)
+    return figure_points(frame, per_panel=per_panel, labels=labels)
 
 
 @dataclass
