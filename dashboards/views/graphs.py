@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import altair as alt
 import neco_ui as ui
+import pandas as pd
 import streamlit as st
 
 from neco import dashboard as dash
@@ -67,13 +68,23 @@ scale = (
 )
 pick = alt.selection_point(fields=["node"], name="node", on="click", clear="dblclick")
 no_axis = alt.Axis(title=None, labels=False, ticks=False, domain=False, grid=False)
+
+
+def _padded(values: pd.Series) -> list[float]:
+    """The layout's range with a margin, so outer nodes and their labels are not cut off."""
+    lo, hi = float(values.min()), float(values.max())
+    pad = max(hi - lo, 1e-9) * 0.08
+    return [lo - pad, hi + pad]
+
+
+x_domain, y_domain = _padded(graph.nodes["x"]), _padded(graph.nodes["y"])
 edges = (
     alt.Chart(graph.edges)
     .mark_rule(color="#9aa0a6", opacity=0.35)
     .encode(
         # Layout coordinates: no axis, and no zero forced into the domain.
-        x=alt.X("x:Q", axis=no_axis, scale=alt.Scale(zero=False, nice=False)),
-        y=alt.Y("y:Q", axis=no_axis, scale=alt.Scale(zero=False, nice=False)),
+        x=alt.X("x:Q", axis=no_axis, scale=alt.Scale(domain=x_domain, nice=False)),
+        y=alt.Y("y:Q", axis=no_axis, scale=alt.Scale(domain=y_domain, nice=False)),
         x2="x2:Q",
         y2="y2:Q",
         strokeWidth=alt.StrokeWidth("weight:Q", scale=alt.Scale(range=[0.5, 3]), legend=None),
